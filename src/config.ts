@@ -1,0 +1,133 @@
+/**
+ * The one typed configuration, parsed from the environment with zod. This is the only
+ * module that reads `process.env`-shaped input; entry points call `loadConfig` once and
+ * pass the result on. Every variable, its default and meaning is listed in `.env.example`.
+ */
+import { z } from 'zod';
+import { ConfigError } from './domain/errors.js';
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, `expected an integer between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `expected an integer between ${min} and ${max}`).max(max, `expected an integer between ${min} and ${max}`));
+
+const fraction = z
+  .string()
+  .trim()
+  .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'expected a number between 0 and 1')
+  .transform(Number);
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['1', '0', 'true', 'false', 'yes', 'no'].includes(v), 'expected true or false')
+  .transform((v) => ['1', 'true', 'yes'].includes(v));
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol.replace(/:$/, ''));
+      } catch {
+        return false;
+      }
+    }, `expected a URL starting with ${protocols.map((p) => `${p}://`).join(' or ')}`);
+
+const secretList = z
+  .string()
+  .trim()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9+/=]{24,}$/, 'expected comma-separated secrets of the form whsec_<base64, at least 18 bytes>')));
+
+const list = z
+  .string()
+  .trim()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const cron = z.string().trim().regex(/^(\S+\s+){4,5}\S+$/, 'expected a cron expression with 5 or 6 fields, e.g. "0 3 * * *"');
+const timeZone = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: v });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected an IANA time zone such as Asia/Shanghai');
+
+/** Variables, their parsers and defaults (a default is a string, parsed like the real thing). */
+const spec = {
+  DATABASE_URL: { schema: url(['postgres', 'postgresql']).optional(), default: undefined },
+  PGLITE_DIR: { schema: z.string().min(1), default: '.data/pglite' },
+  DATABASE_POOL_SIZE: { schema: int(1, 100), default: '10' },
+  REDIS_URL: { schema: url(['redis', 'rediss']), default: 'redis://127.0.0.1:6379' },
+  QUEUE_PREFIX: { schema: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ or -'), default: 'rekindle' },
+  HOST: { schema: z.string().min(1), default: '0.0.0.0' },
+  PORT: { schema: int(0, 65535), default: '3000' },
+  PUBLIC_BASE_URL: { schema: url(['http', 'https']).optional(), default: undefined },
+  LOG_LEVEL: { schema: logLevel, default: 'info' },
+  WEBHOOK_SECRETS: { schema: secretList, default: '' },
+  WEBHOOK_TOLERANCE_SECONDS: { schema: int(1, 86_400), default: '300' },
+  INGEST_MAX_BODY_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '4194304' },
+  INGEST_SOURCE: { schema: z.string().regex(/^[a-z0-9_.-]+$/, 'expected lowercase letters, digits, _ . -'), default: 'default' },
+  SMTP_URL: { schema: url(['smtp', 'smtps']).optional(), default: undefined },
+  SMTP_FROM: { schema: z.string().min(3), default: 'Rekindle <rekindle@localhost>' },
+  OUTBOX_DIR: { schema: z.string().min(1), default: 'outbox' },
+  UNSUBSCRIBE_SECRET: { schema: z.string().min(16, 'expected at least 16 characters').optional(), default: undefined },
+  SLACK_SIGNING_SECRET: { schema: z.string().min(1).optional(), default: undefined },
+  SLACK_BOT_TOKEN: { schema: z.string().regex(/^xox[bp]-/, 'expected a bot token starting with xoxb-').optional(), default: undefined },
+  SLACK_APP_TOKEN: { schema: z.string().regex(/^xapp-/, 'expected an app-level token starting with xapp-').optional(), default: undefined },
+  SLACK_API_URL: { schema: url(['http', 'https']), default: 'https://slack.com/api/' },
+  ADMIN_USER: { schema: z.string().min(1).optional(), default: undefined },
+  ADMIN_PASSWORD: { schema: z.string().min(8, 'expected at least 8 characters').optional(), default: undefined },
+  CHURN_HORIZON_DAYS: { schema: int(7, 730), default: '90' },
+  CHURN_MIN_USERS: { schema: int(1, 10_000_000), default: '200' },
+  CHURN_MIN_POSITIVES: { schema: int(1, 1_000_000), default: '20' },
+  CHURN_MIN_HISTORY_DAYS: { schema: int(1, 3650), default: '180' },
+  CHURN_TRAIN_SAMPLE: { schema: int(1000, 10_000_000), default: '1000000' },
+  CHURN_L2: { schema: z.string().regex(/^\d+(\.\d+)?$/, 'expected a non-negative number').transform(Number), default: '1' },
+  RISK_HIGH: { schema: fraction, default: '0.6' },
+  RISK_MEDIUM: { schema: fraction, default: '0.3' },
+  PERSONAS_K: { schema: int(0, 30), default: '0' },
+  RECOMMEND_TOP_N: { schema: int(1, 50), default: '10' },
+  RESCORE_CRON: { schema: cron, default: '0 3 * * *' },
+  SCHEDULE_TZ: { schema: timeZone, default: 'UTC' },
+  WORKER_CONCURRENCY: { schema: int(1, 64), default: '4' },
+  METRICS_ENABLED: { schema: bool, default: 'true' },
+} as const;
+
+type Spec = typeof spec;
+export type Config = { [K in keyof Spec]: z.output<Spec[K]['schema']> };
+
+/** Names every variable that is wrong and what it expects; nothing starts with a bad config. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, { schema, default: def }] of Object.entries(spec) as [string, { schema: z.ZodType; default: string | undefined }][]) {
+    const raw = env[name];
+    const value = raw === undefined || raw === '' ? def : raw;
+    const r = schema.safeParse(value);
+    if (r.success) out[name] = r.data;
+    else problems.push(`${name}: ${r.error.issues[0]?.message ?? 'invalid'}${value !== undefined && !/SECRET|PASSWORD|TOKEN|URL/.test(name) ? ` (got "${value}")` : ''}`);
+  }
+  const cfg = out as Config;
+  if (problems.length === 0 && cfg.RISK_MEDIUM >= cfg.RISK_HIGH) problems.push('RISK_MEDIUM: expected a threshold below RISK_HIGH');
+  if (problems.length === 0 && (cfg.ADMIN_USER === undefined) !== (cfg.ADMIN_PASSWORD === undefined))
+    problems.push('ADMIN_USER/ADMIN_PASSWORD: expected both or neither');
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`, problems);
+  return cfg;
+}
+
+/** Variable names with their defaults, for `.env.example` and the README table. */
+export function configDefaults(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, v.default]));
+}

@@ -1,0 +1,245 @@
+/**
+ * The Postgres schema. Tables are plural snake_case (drizzle `casing: 'snake_case'` maps
+ * the camelCase fields). Changes go through `npm run db:generate` into src/db/migrations.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const tz = (name?: string) => (name ? timestamp(name, { withTimezone: true }) : timestamp({ withTimezone: true }));
+
+export const users = pgTable(
+  'users',
+  {
+    id: text().primaryKey(),
+    /** Dense surrogate key: rescoring fans out into chunk jobs by ranges of it. */
+    seq: bigserial({ mode: 'number' }).notNull().unique(),
+    email: text(),
+    name: text(),
+    locale: text(),
+    timezone: text(),
+    signupAt: tz(),
+    unsubscribedAt: tz(),
+    createdAt: tz().notNull().defaultNow(),
+    updatedAt: tz().notNull().defaultNow(),
+  },
+  (t) => [index().on(t.email)],
+);
+
+export const items = pgTable('items', {
+  id: text().primaryKey(),
+  title: text(),
+  itemType: text(),
+  category: text(),
+  tags: text().array().notNull().default(sql`'{}'::text[]`),
+  description: text(),
+  priceMinor: bigint({ mode: 'number' }),
+  currency: text(),
+  createdAt: tz().notNull().defaultNow(),
+  updatedAt: tz().notNull().defaultNow(),
+});
+
+/** Immutable facts, idempotent on (source, event_id). No FKs: users/items rows are upserted in the same transaction. */
+export const events = pgTable(
+  'events',
+  {
+    source: text().notNull(),
+    eventId: text().notNull(),
+    type: text().notNull(),
+    userId: text().notNull(),
+    itemId: text(),
+    occurredAt: tz().notNull(),
+    amountMinor: bigint({ mode: 'number' }),
+    currency: text(),
+    quantity: integer(),
+    lessonId: text(),
+    percent: real(),
+    couponCode: text(),
+    receivedAt: tz().notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.source, t.eventId] }),
+    index().on(t.userId, t.occurredAt),
+    index().on(t.type, t.occurredAt),
+    index().on(t.itemId),
+    index().on(t.couponCode).where(sql`${t.couponCode} is not null`),
+  ],
+);
+
+export const modelRuns = pgTable(
+  'model_runs',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    kind: text().notNull(),
+    status: text().notNull().default('running'),
+    asOf: tz().notNull(),
+    cutoff: tz(),
+    horizonDays: integer(),
+    /** Set when the run fell back to rules (data too thin); the reason in words. */
+    fallback: text(),
+    params: jsonb().notNull().default({}),
+    metrics: jsonb().notNull().default({}),
+    rowCount: integer(),
+    positives: integer(),
+    baseRate: doublePrecision(),
+    error: text(),
+    startedAt: tz().notNull().defaultNow(),
+    finishedAt: tz(),
+  },
+  (t) => [index().on(t.kind, t.startedAt)],
+);
+
+export const userScores = pgTable(
+  'user_scores',
+  {
+    userId: text().primaryKey(),
+    modelRunId: bigint({ mode: 'number' }).notNull(),
+    scoredAt: tz().notNull(),
+    churnProbability: doublePrecision().notNull(),
+    riskTier: text().notNull(),
+    pAlive: doublePrecision(),
+    expectedPurchases: doublePrecision(),
+    /** Expected value in minor units over the horizon; value at risk = this × churn probability. */
+    expectedValueMinor: doublePrecision(),
+    rfmR: smallint(),
+    rfmF: smallint(),
+    rfmM: smallint(),
+    segment: text(),
+    persona: integer(),
+    explanation: jsonb().notNull().default([]),
+    features: jsonb(),
+  },
+  (t) => [
+    index().on(t.riskTier),
+    index().on(t.segment, t.riskTier),
+    index().on(t.persona),
+    index('user_scores_value_at_risk_idx').on(sql`(${t.expectedValueMinor} * ${t.churnProbability}) desc nulls last`),
+  ],
+);
+
+export const recommendations = pgTable(
+  'recommendations',
+  {
+    userId: text().notNull(),
+    rank: smallint().notNull(),
+    itemId: text().notNull(),
+    score: doublePrecision().notNull(),
+    reason: jsonb().notNull(),
+    modelRunId: bigint({ mode: 'number' }).notNull(),
+    createdAt: tz().notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.rank] })],
+);
+
+export const outreach = pgTable(
+  'outreach',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    cycleId: text().notNull(),
+    userId: text().notNull(),
+    tier: text().notNull(),
+    channel: text().notNull(),
+    holdout: boolean().notNull().default(false),
+    state: text().notNull().default('planned'),
+    scheduledAt: tz().notNull(),
+    attempts: integer().notNull().default(0),
+    messageId: text(),
+    couponId: bigint({ mode: 'number' }),
+    lastError: text(),
+    modelRunId: bigint({ mode: 'number' }),
+    churnProbability: doublePrecision(),
+    createdAt: tz().notNull().defaultNow(),
+    sendingAt: tz(),
+    sentAt: tz(),
+  },
+  (t) => [
+    uniqueIndex().on(t.userId, t.cycleId),
+    index().on(t.state, t.scheduledAt),
+    index().on(t.cycleId),
+    check('outreach_state_check', sql`${t.state} in ('planned','sending','sent','failed','skipped')`),
+  ],
+);
+
+export const coupons = pgTable(
+  'coupons',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    code: text().notNull().unique(),
+    userId: text().notNull(),
+    outreachId: bigint({ mode: 'number' }),
+    kind: text().notNull(),
+    value: integer().notNull(),
+    currency: text(),
+    expiresAt: tz().notNull(),
+    redeemedAt: tz(),
+    createdAt: tz().notNull().defaultNow(),
+  },
+  (t) => [index().on(t.userId), uniqueIndex().on(t.outreachId)],
+);
+
+export const webhookEndpoints = pgTable('webhook_endpoints', {
+  id: bigserial({ mode: 'number' }).primaryKey(),
+  url: text().notNull(),
+  secret: text().notNull(),
+  eventTypes: text().array().notNull().default(sql`'{}'::text[]`),
+  enabled: boolean().notNull().default(true),
+  description: text(),
+  createdAt: tz().notNull().defaultNow(),
+});
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    endpointId: bigint({ mode: 'number' }).notNull(),
+    messageId: text().notNull(),
+    eventType: text().notNull(),
+    payload: jsonb().notNull(),
+    state: text().notNull().default('pending'),
+    attempts: integer().notNull().default(0),
+    lastStatus: integer(),
+    lastError: text(),
+    lastDurationMs: integer(),
+    nextAttemptAt: tz(),
+    createdAt: tz().notNull().defaultNow(),
+    deliveredAt: tz(),
+  },
+  (t) => [uniqueIndex().on(t.endpointId, t.messageId), index().on(t.state, t.nextAttemptAt)],
+);
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    at: tz().notNull().defaultNow(),
+    actor: text().notNull(),
+    action: text().notNull(),
+    target: text(),
+    allowed: boolean().notNull().default(true),
+    details: jsonb().notNull().default({}),
+  },
+  (t) => [index().on(t.at)],
+);
+
+/** Small key/value switches an operator flips at run time (e.g. `outreach.paused`). */
+export const settings = pgTable('settings', {
+  key: text().primaryKey(),
+  value: jsonb().notNull(),
+  updatedAt: tz().notNull().defaultNow(),
+  updatedBy: text(),
+});

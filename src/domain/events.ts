@@ -1,0 +1,292 @@
+/**
+ * Inbound event schemas: the one definition of what a product may send us, used by the
+ * webhook endpoint, the CSV/NDJSON importer and the synthetic platform alike.
+ */
+import { z } from 'zod';
+
+export const EVENT_TYPES = [
+  'signup',
+  'view',
+  'lesson_progress',
+  'purchase',
+  'refund',
+  'renewal',
+  'subscription_cancel',
+  'payment_failed',
+  'coupon_redeemed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const ITEM_TYPES = ['course', 'column', 'audiobook', 'membership'] as const;
+export type ItemType = (typeof ITEM_TYPES)[number];
+
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+
+/** An external id: products send strings or integers; we store text. */
+export const Id = z
+  .union([z.string(), z.number().int().nonnegative()])
+  .transform((v) => String(v))
+  .pipe(
+    z
+      .string()
+      .min(1, 'must not be empty')
+      .max(128, 'must be at most 128 characters')
+      .regex(/^[^\s\u0000-\u001f]+$/u, 'must not contain whitespace or control characters'),
+  );
+
+export const Timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp with a time zone offset, e.g. 2026-01-31T12:00:00Z' });
+
+export const Currency = z
+  .string()
+  .regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as CNY or USD')
+  .refine((c) => CURRENCIES.has(c), 'is not an ISO 4217 currency code');
+
+export const AmountMinor = z
+  .number({ message: 'must be an integer amount in minor units (cents, fen)' })
+  .int('must be an integer amount in minor units (cents, fen)')
+  .nonnegative('must not be negative')
+  .max(Number.MAX_SAFE_INTEGER);
+
+const TimeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as Asia/Shanghai');
+
+const Locale = z.string().regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, 'must be a BCP 47 locale such as zh-CN or en');
+
+export const UserProfile = z.strictObject({
+  email: z.email('must be an email address').max(320).optional(),
+  name: z.string().max(200).optional(),
+  locale: Locale.optional(),
+  timezone: TimeZone.optional(),
+  signup_at: Timestamp.optional(),
+});
+export type UserProfile = z.infer<typeof UserProfile>;
+
+export const ItemProfile = z.strictObject({
+  title: z.string().min(1).max(500).optional(),
+  item_type: z.enum(ITEM_TYPES).optional(),
+  category: z.string().max(100).optional(),
+  tags: z.array(z.string().min(1).max(100)).max(50).optional(),
+  description: z.string().max(20_000).optional(),
+  price_minor: AmountMinor.optional(),
+  currency: Currency.optional(),
+});
+export type ItemProfile = z.infer<typeof ItemProfile>;
+
+const base = {
+  id: Id,
+  source: z.string().min(1).max(64).regex(/^[a-z0-9_.-]+$/, 'must be lowercase letters, digits, _ . -').optional(),
+  user_id: Id,
+  occurred_at: Timestamp,
+  user: UserProfile.optional(),
+  item: ItemProfile.optional(),
+};
+const money = { amount_minor: AmountMinor, currency: Currency };
+
+export const SignupEvent = z.strictObject({ ...base, type: z.literal('signup') });
+export const ViewEvent = z.strictObject({ ...base, type: z.literal('view'), item_id: Id });
+export const LessonProgressEvent = z.strictObject({
+  ...base,
+  type: z.literal('lesson_progress'),
+  item_id: Id,
+  lesson_id: Id,
+  percent: z.number().min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100'),
+});
+export const PurchaseEvent = z.strictObject({
+  ...base,
+  ...money,
+  type: z.literal('purchase'),
+  item_id: Id,
+  quantity: z.number().int().positive().max(10_000).default(1),
+  coupon_code: z.string().min(1).max(64).optional(),
+});
+export const RefundEvent = z.strictObject({ ...base, ...money, type: z.literal('refund'), item_id: Id });
+export const RenewalEvent = z.strictObject({ ...base, ...money, type: z.literal('renewal'), item_id: Id });
+export const SubscriptionCancelEvent = z.strictObject({ ...base, type: z.literal('subscription_cancel'), item_id: Id });
+export const PaymentFailedEvent = z.strictObject({
+  ...base,
+  type: z.literal('payment_failed'),
+  item_id: Id,
+  amount_minor: AmountMinor.optional(),
+  currency: Currency.optional(),
+});
+export const CouponRedeemedEvent = z.strictObject({
+  ...base,
+  type: z.literal('coupon_redeemed'),
+  coupon_code: z.string().min(1).max(64),
+  item_id: Id.optional(),
+});
+
+export const InboundEvent = z.discriminatedUnion('type', [
+  SignupEvent,
+  ViewEvent,
+  LessonProgressEvent,
+  PurchaseEvent,
+  RefundEvent,
+  RenewalEvent,
+  SubscriptionCancelEvent,
+  PaymentFailedEvent,
+  CouponRedeemedEvent,
+]);
+export type InboundEvent = z.infer<typeof InboundEvent>;
+
+export const MAX_BATCH = 1000;
+
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+/**
+ * Parses a webhook body: one event object or an array of up to {@link MAX_BATCH}.
+ * All or nothing: any invalid event fails the whole body, and every issue names its field.
+ */
+export function parseEventBody(body: unknown): { ok: true; events: InboundEvent[] } | { ok: false; issues: FieldIssue[] } {
+  if (Array.isArray(body)) {
+    if (body.length === 0) return { ok: false, issues: [{ field: '(body)', message: 'a batch must hold at least one event' }] };
+    if (body.length > MAX_BATCH) return { ok: false, issues: [{ field: '(body)', message: `a batch holds at most ${MAX_BATCH} events, got ${body.length}` }] };
+    const events: InboundEvent[] = [];
+    const issues: FieldIssue[] = [];
+    body.forEach((raw, i) => {
+      const r = parseEvent(raw, `[${i}]`);
+      if (r.ok) events.push(r.event);
+      else issues.push(...r.issues);
+    });
+    return issues.length ? { ok: false, issues: issues.slice(0, 50) } : { ok: true, events };
+  }
+  const r = parseEvent(body, '');
+  return r.ok ? { ok: true, events: [r.event] } : r;
+}
+
+/** Parses one event, naming the offending field (and the valid types when `type` is wrong). */
+export function parseEvent(raw: unknown, prefix = ''): { ok: true; event: InboundEvent } | { ok: false; issues: FieldIssue[] } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, issues: [{ field: prefix || '(body)', message: 'must be an event object' }] };
+  }
+  const type = (raw as { type?: unknown }).type;
+  if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) {
+    return { ok: false, issues: [{ field: join(prefix, 'type'), message: `must be one of ${EVENT_TYPES.join(', ')}` }] };
+  }
+  const r = InboundEvent.safeParse(raw);
+  return r.success ? { ok: true, event: r.data } : { ok: false, issues: describeIssues(r.error, prefix, raw) };
+}
+
+function join(prefix: string, key: string): string {
+  return prefix ? `${prefix}.${key}` : key;
+}
+
+/** The normalised row we store: one per event, shared by every way events arrive. */
+export interface EventRecord {
+  source: string;
+  eventId: string;
+  type: EventType;
+  userId: string;
+  itemId: string | null;
+  occurredAt: Date;
+  amountMinor: number | null;
+  currency: string | null;
+  quantity: number | null;
+  lessonId: string | null;
+  percent: number | null;
+  couponCode: string | null;
+}
+
+export interface UserRecord {
+  id: string;
+  email?: string | undefined;
+  name?: string | undefined;
+  locale?: string | undefined;
+  timezone?: string | undefined;
+  signupAt?: Date | undefined;
+}
+
+export interface ItemRecord {
+  id: string;
+  title?: string | undefined;
+  itemType?: ItemType | undefined;
+  category?: string | undefined;
+  tags?: string[] | undefined;
+  description?: string | undefined;
+  priceMinor?: number | undefined;
+  currency?: string | undefined;
+}
+
+export const DEFAULT_SOURCE = 'default';
+
+/** Splits a validated event into the rows it touches. */
+export function toRecords(e: InboundEvent, defaultSource = DEFAULT_SOURCE): { event: EventRecord; user: UserRecord; item: ItemRecord | null } {
+  const event: EventRecord = {
+    source: e.source ?? defaultSource,
+    eventId: e.id,
+    type: e.type,
+    userId: e.user_id,
+    itemId: 'item_id' in e && e.item_id !== undefined ? e.item_id : null,
+    occurredAt: new Date(e.occurred_at),
+    amountMinor: 'amount_minor' in e && e.amount_minor !== undefined ? e.amount_minor : null,
+    currency: 'currency' in e && e.currency !== undefined ? e.currency : null,
+    quantity: 'quantity' in e ? e.quantity : null,
+    lessonId: 'lesson_id' in e ? e.lesson_id : null,
+    percent: 'percent' in e ? e.percent : null,
+    couponCode: 'coupon_code' in e && e.coupon_code !== undefined ? e.coupon_code : null,
+  };
+  const u = e.user;
+  const user: UserRecord = {
+    id: e.user_id,
+    email: u?.email,
+    name: u?.name,
+    locale: u?.locale,
+    timezone: u?.timezone,
+    signupAt: u?.signup_at ? new Date(u.signup_at) : e.type === 'signup' ? event.occurredAt : undefined,
+  };
+  const it = e.item;
+  const item: ItemRecord | null =
+    event.itemId === null
+      ? null
+      : {
+          id: event.itemId,
+          title: it?.title,
+          itemType: it?.item_type,
+          category: it?.category,
+          tags: it?.tags,
+          description: it?.description,
+          priceMinor: it?.price_minor,
+          currency: it?.currency,
+        };
+  return { event, user, item };
+}
+
+/** Formats zod issues as `path: message` lines, the shape every adapter shows. */
+export function describeIssues(error: z.ZodError, prefix = '', input?: unknown): FieldIssue[] {
+  return error.issues.map((i) => ({
+    field: formatPath(prefix, i.path),
+    message:
+      i.code === 'unrecognized_keys'
+        ? `unknown field(s): ${i.keys.join(', ')}`
+        : input !== undefined && i.path.length > 0 && valueAt(input, i.path) === undefined
+          ? 'is required'
+          : i.message,
+  }));
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const p of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+function formatPath(prefix: string, path: PropertyKey[]): string {
+  let out = prefix;
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out || '(body)';
+}

@@ -1,0 +1,44 @@
+/** Builds the HTTP app from config and opened dependencies; `serve` and `demo` and the tests all use this. */
+import type { Express, Router } from 'express';
+import type { Config } from '../config.js';
+import type { Database } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import { createIngestor, type Ingestor } from '../services/ingest.js';
+import { createApp } from './app.js';
+import { healthRouter, type ReadinessCheck } from './health.js';
+import { webhookRouter } from './webhooks.js';
+
+export interface HttpDeps {
+  config: Config;
+  db: Database;
+  log: Logger;
+  checks: ReadinessCheck[];
+  now?: () => number;
+  /** More routers to mount (Slack, unsubscribe, metrics, dashboard). */
+  extra?: Router[];
+  hooks?: { onRejected?: (reason: string) => void; onIngested?: (inserted: number, duplicates: number) => void };
+}
+
+export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } {
+  const now = d.now ?? Date.now;
+  const log = d.log.child({ module: 'http' });
+  const ingestor = createIngestor({ db: d.db, log: log.child({ module: 'ingest' }), maxInFlight: Math.max(1, Math.min(4, d.config.DATABASE_POOL_SIZE - 1)) });
+  const app = createApp({
+    log,
+    routers: [
+      healthRouter(d.checks, now(), now),
+      webhookRouter({
+        ingestor,
+        secrets: d.config.WEBHOOK_SECRETS,
+        toleranceSec: d.config.WEBHOOK_TOLERANCE_SECONDS,
+        maxBodyBytes: d.config.INGEST_MAX_BODY_BYTES,
+        source: d.config.INGEST_SOURCE,
+        now,
+        log,
+        ...d.hooks,
+      }),
+      ...(d.extra ?? []),
+    ],
+  });
+  return { app, ingestor };
+}

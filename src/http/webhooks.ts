@@ -1,0 +1,84 @@
+/** `POST /webhooks/events`: signed Standard Webhooks deliveries of one event or a batch. */
+import express, { type Router } from 'express';
+import { parseEventBody } from '../domain/events.js';
+import { verify } from '../domain/webhook-signature.js';
+import type { Ingestor } from '../services/ingest.js';
+import type { Logger } from '../logger.js';
+import { sendError } from './errors.js';
+
+export interface WebhookRouteOptions {
+  ingestor: Ingestor;
+  secrets: readonly string[];
+  toleranceSec: number;
+  maxBodyBytes: number;
+  source: string;
+  now: () => number;
+  log: Logger;
+  /** Called with the reason whenever a delivery is refused (metrics hook). */
+  onRejected?: (reason: string) => void;
+  onIngested?: (inserted: number, duplicates: number) => void;
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;\s*charset\s*=\s*"?utf-?8"?\s*)?$/i;
+
+export function webhookRouter(o: WebhookRouteOptions): Router {
+  const router = express.Router();
+  const reject = (reason: string) => o.onRejected?.(reason);
+
+  router.post(
+    '/webhooks/events',
+    (req, res, next) => {
+      const type = req.headers['content-type'];
+      if (!type || !JSON_TYPE.test(type)) {
+        reject('content_type');
+        sendError(res, 415, 'unsupported_media_type', `Content-Type must be application/json, got ${type ? `"${type}"` : 'none'}`);
+        return;
+      }
+      next();
+    },
+    express.raw({ type: () => true, limit: o.maxBodyBytes }),
+    async (req, res) => {
+      if (o.secrets.length === 0) {
+        reject('not_configured');
+        sendError(res, 503, 'not_configured', 'no WEBHOOK_SECRETS are configured, so no delivery can be verified');
+        return;
+      }
+      const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const header = (n: string) => {
+        const v = req.headers[n];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      const v = verify(o.secrets, { id: header('webhook-id'), timestamp: header('webhook-timestamp'), signature: header('webhook-signature') }, body, o.now(), o.toleranceSec);
+      if (!v.ok) {
+        reject('signature');
+        sendError(res, 401, 'bad_signature', v.reason);
+        return;
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch (e) {
+        reject('bad_json');
+        sendError(res, 400, 'bad_json', `the request body is not valid JSON: ${(e as Error).message}`);
+        return;
+      }
+      const r = parseEventBody(parsed);
+      if (!r.ok) {
+        reject('schema');
+        const first = r.issues[0]!;
+        sendError(res, 400, 'invalid_event', `${first.field}: ${first.message}`, { issues: r.issues });
+        return;
+      }
+      try {
+        const result = await o.ingestor.ingest(r.events, o.source);
+        o.onIngested?.(result.inserted, result.duplicates);
+        res.status(200).json(result);
+      } catch (err) {
+        o.log.error({ err, events: r.events.length }, 'ingest failed');
+        reject('storage');
+        sendError(res, 503, 'storage_unavailable', 'the events could not be stored; retry the delivery');
+      }
+    },
+  );
+  return router;
+}
