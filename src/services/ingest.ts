@@ -4,7 +4,7 @@
  * events are committed. STACK-NOTES measured this at ~1.5× the rate of one insert per request.
  */
 import { toRecords, type InboundEvent, type ItemRecord, type UserRecord, type EventRecord } from '../domain/events.js';
-import type { Database } from '../db/client.js';
+import type { Queryable } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { eventKey, writeBatch } from '../store/events.js';
 
@@ -15,7 +15,7 @@ export interface IngestResult {
 }
 
 export interface IngestorOptions {
-  db: Pick<Database, 'transaction'>;
+  db: Queryable;
   log: Logger;
   /** Flush when this many events are waiting. */
   maxBatchEvents?: number;

@@ -22,7 +22,7 @@ export interface BatchWriter {
   readonly stats: BatchWriterStats;
 }
 
-export function createBatchWriter(db: Pick<Database, 'transaction' | 'kind'>, opts: { batchSize?: number; concurrency?: number } = {}): BatchWriter {
+export function createBatchWriter(db: Pick<Database, 'query' | 'kind'>, opts: { batchSize?: number; concurrency?: number } = {}): BatchWriter {
   const batchSize = opts.batchSize ?? 2000;
   // PGlite is one connection: more in flight only queues.
   const concurrency = db.kind === 'pglite' ? 1 : (opts.concurrency ?? 3);

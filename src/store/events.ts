@@ -1,7 +1,9 @@
 /**
- * Writes events, and the users and items they mention, in set-based statements: one
- * `unnest` insert per table per batch, whatever the batch size. Used by the webhook
- * ingestor, the importer and the synthetic platform alike.
+ * Writes events, and the users and items they mention, as ONE statement per batch: two
+ * data-modifying CTEs upsert users and items, the outer insert adds events. One round trip
+ * and one implicit transaction whatever the batch size, which is what lets the webhook
+ * endpoint keep up with bare express (bench:ingest). Used by the ingestor, the importer and
+ * the synthetic platform alike.
  */
 import type { EventRecord, ItemRecord, UserRecord } from '../domain/events.js';
 import type { Queryable } from '../db/client.js';
@@ -27,104 +29,88 @@ function mergeById<T extends { id: string }>(rows: readonly T[]): T[] {
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-export async function upsertUsers(q: Queryable, rows: readonly UserRecord[]): Promise<void> {
-  const users = mergeById(rows);
-  if (users.length === 0) return;
-  await q.query(
-    `insert into users (id, email, name, locale, timezone, signup_at)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-     on conflict (id) do update set
-       email = coalesce(excluded.email, users.email),
-       name = coalesce(excluded.name, users.name),
-       locale = coalesce(excluded.locale, users.locale),
-       timezone = coalesce(excluded.timezone, users.timezone),
-       signup_at = least(users.signup_at, excluded.signup_at),
-       updated_at = now()
-     where (excluded.email is not null and excluded.email is distinct from users.email)
-        or (excluded.name is not null and excluded.name is distinct from users.name)
-        or (excluded.locale is not null and excluded.locale is distinct from users.locale)
-        or (excluded.timezone is not null and excluded.timezone is distinct from users.timezone)
-        or (excluded.signup_at is not null and (users.signup_at is null or excluded.signup_at < users.signup_at))`,
-    [
-      users.map((u) => u.id),
-      users.map((u) => u.email ?? null),
-      users.map((u) => u.name ?? null),
-      users.map((u) => u.locale ?? null),
-      users.map((u) => u.timezone ?? null),
-      users.map((u) => u.signupAt?.toISOString() ?? null),
-    ],
-  );
-}
-
-export async function upsertItems(q: Queryable, rows: readonly ItemRecord[]): Promise<void> {
-  const items = mergeById(rows);
-  if (items.length === 0) return;
-  await q.query(
-    `insert into items (id, title, item_type, category, tags, description, price_minor, currency)
-     select id, title, item_type, category, coalesce(tags::text[], '{}'), description, price_minor, currency
-     from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
-       as t(id, title, item_type, category, tags, description, price_minor, currency)
-     on conflict (id) do update set
-       title = coalesce(excluded.title, items.title),
-       item_type = coalesce(excluded.item_type, items.item_type),
-       category = coalesce(excluded.category, items.category),
-       tags = case when excluded.tags <> '{}' then excluded.tags else items.tags end,
-       description = coalesce(excluded.description, items.description),
-       price_minor = coalesce(excluded.price_minor, items.price_minor),
-       currency = coalesce(excluded.currency, items.currency),
-       updated_at = now()
-     where excluded.title is not null or excluded.item_type is not null or excluded.category is not null
-        or excluded.description is not null or excluded.price_minor is not null or excluded.currency is not null
-        or excluded.tags <> '{}'`,
-    [
-      items.map((i) => i.id),
-      items.map((i) => i.title ?? null),
-      items.map((i) => i.itemType ?? null),
-      items.map((i) => i.category ?? null),
-      items.map((i) => (i.tags ? pgTextArray(i.tags) : null)),
-      items.map((i) => i.description ?? null),
-      items.map((i) => i.priceMinor ?? null),
-      items.map((i) => i.currency ?? null),
-    ],
-  );
-}
+const WRITE_BATCH = `
+with upserted_users as (
+  insert into users (id, email, name, locale, timezone, signup_at)
+  select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+  on conflict (id) do update set
+    email = coalesce(excluded.email, users.email),
+    name = coalesce(excluded.name, users.name),
+    locale = coalesce(excluded.locale, users.locale),
+    timezone = coalesce(excluded.timezone, users.timezone),
+    signup_at = least(users.signup_at, excluded.signup_at),
+    updated_at = now()
+  where (excluded.email is not null and excluded.email is distinct from users.email)
+     or (excluded.name is not null and excluded.name is distinct from users.name)
+     or (excluded.locale is not null and excluded.locale is distinct from users.locale)
+     or (excluded.timezone is not null and excluded.timezone is distinct from users.timezone)
+     or (excluded.signup_at is not null and (users.signup_at is null or excluded.signup_at < users.signup_at))
+  returning 1
+), upserted_items as (
+  insert into items (id, title, item_type, category, tags, description, price_minor, currency)
+  select id, title, item_type, category, coalesce(tags::text[], '{}'), description, price_minor, currency
+  from unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[])
+    as t(id, title, item_type, category, tags, description, price_minor, currency)
+  on conflict (id) do update set
+    title = coalesce(excluded.title, items.title),
+    item_type = coalesce(excluded.item_type, items.item_type),
+    category = coalesce(excluded.category, items.category),
+    tags = case when excluded.tags <> '{}' then excluded.tags else items.tags end,
+    description = coalesce(excluded.description, items.description),
+    price_minor = coalesce(excluded.price_minor, items.price_minor),
+    currency = coalesce(excluded.currency, items.currency),
+    updated_at = now()
+  where (excluded.title is not null and excluded.title is distinct from items.title)
+     or (excluded.item_type is not null and excluded.item_type is distinct from items.item_type)
+     or (excluded.category is not null and excluded.category is distinct from items.category)
+     or (excluded.tags <> '{}' and excluded.tags is distinct from items.tags)
+     or (excluded.description is not null and excluded.description is distinct from items.description)
+     or (excluded.price_minor is not null and excluded.price_minor is distinct from items.price_minor)
+     or (excluded.currency is not null and excluded.currency is distinct from items.currency)
+  returning 1
+)
+insert into events (source, event_id, type, user_id, item_id, occurred_at, amount_minor, currency, quantity, lesson_id, percent, coupon_code)
+select * from unnest($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::timestamptz[], $21::bigint[], $22::text[], $23::int[], $24::text[], $25::real[], $26::text[])
+on conflict (source, event_id) do nothing
+returning source, event_id`;
 
 /**
- * Inserts events, skipping ones already stored (same source and id). Returns the keys that
- * were new, as `source\u0000eventId`, so callers can count duplicates per request.
+ * Writes a batch atomically (one statement) and returns the keys of the events that were
+ * new, as `source\u0000eventId`, so callers can count duplicates per request.
  */
-export async function insertEvents(q: Queryable, events: readonly EventRecord[]): Promise<Set<string>> {
-  if (events.length === 0) return new Set();
-  const rows = await q.query<{ source: string; event_id: string }>(
-    `insert into events (source, event_id, type, user_id, item_id, occurred_at, amount_minor, currency, quantity, lesson_id, percent, coupon_code)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bigint[], $8::text[], $9::int[], $10::text[], $11::real[], $12::text[])
-     on conflict (source, event_id) do nothing
-     returning source, event_id`,
-    [
-      events.map((e) => e.source),
-      events.map((e) => e.eventId),
-      events.map((e) => e.type),
-      events.map((e) => e.userId),
-      events.map((e) => e.itemId),
-      events.map((e) => e.occurredAt.toISOString()),
-      events.map((e) => e.amountMinor),
-      events.map((e) => e.currency),
-      events.map((e) => e.quantity),
-      events.map((e) => e.lessonId),
-      events.map((e) => e.percent),
-      events.map((e) => e.couponCode),
-    ],
-  );
+export async function writeBatch(q: Queryable, batch: Batch): Promise<Set<string>> {
+  const users = mergeById(batch.users);
+  const items = mergeById(batch.items);
+  const events = batch.events;
+  const rows = await q.query<{ source: string; event_id: string }>(WRITE_BATCH, [
+    users.map((u) => u.id),
+    users.map((u) => u.email ?? null),
+    users.map((u) => u.name ?? null),
+    users.map((u) => u.locale ?? null),
+    users.map((u) => u.timezone ?? null),
+    users.map((u) => u.signupAt?.toISOString() ?? null),
+    items.map((i) => i.id),
+    items.map((i) => i.title ?? null),
+    items.map((i) => i.itemType ?? null),
+    items.map((i) => i.category ?? null),
+    items.map((i) => (i.tags ? pgTextArray(i.tags) : null)),
+    items.map((i) => i.description ?? null),
+    items.map((i) => i.priceMinor ?? null),
+    items.map((i) => i.currency ?? null),
+    events.map((e) => e.source),
+    events.map((e) => e.eventId),
+    events.map((e) => e.type),
+    events.map((e) => e.userId),
+    events.map((e) => e.itemId),
+    events.map((e) => e.occurredAt.toISOString()),
+    events.map((e) => e.amountMinor),
+    events.map((e) => e.currency),
+    events.map((e) => e.quantity),
+    events.map((e) => e.lessonId),
+    events.map((e) => e.percent),
+    events.map((e) => e.couponCode),
+  ]);
   return new Set(rows.map((r) => eventKey(r.source, r.event_id)));
 }
 
 export const eventKey = (source: string, eventId: string): string => `${source}\u0000${eventId}`;
-
-/** Writes a whole batch in one transaction: users, then items, then events. */
-export async function writeBatch(db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> }, batch: Batch): Promise<Set<string>> {
-  return db.transaction(async (tx) => {
-    await upsertUsers(tx, batch.users);
-    await upsertItems(tx, batch.items);
-    return insertEvents(tx, batch.events);
-  });
-}
