@@ -25,8 +25,8 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
   const ingestor = createIngestor({ db: d.db, log: log.child({ module: 'ingest' }), maxInFlight: Math.max(1, Math.min(4, d.config.DATABASE_POOL_SIZE - 1)) });
   const app = createApp({
     log,
+    // The hot route first: every router in front of it costs each request a match attempt.
     routers: [
-      healthRouter(d.checks, now(), now),
       webhookRouter({
         ingestor,
         secrets: d.config.WEBHOOK_SECRETS,
@@ -37,6 +37,7 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
         log,
         ...d.hooks,
       }),
+      healthRouter(d.checks, now(), now),
       ...(d.extra ?? []),
     ],
   });
