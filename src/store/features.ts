@@ -19,8 +19,9 @@ export interface FeatureRow {
   recencyDays: number;
   frequency: number;
   monetaryMinor: number;
-  /** Payments in the label window, when one was asked for. */
+  /** Payments in the label window, and the distinct days they fell on, when a window was asked for. */
   labelPayments: number | null;
+  labelDays: number | null;
   /** Topic profile: share of viewed/bought interactions per category. */
   categories: Record<string, number>;
 }
@@ -87,7 +88,7 @@ with u as (
     from ev where category is not null and type in ('view','purchase','lesson_progress','renewal') group by user_id, category
   ) c group by user_id
 ), lab as (
-  select e.user_id, count(*) as n from events e join u on u.id = e.user_id
+  select e.user_id, count(*) as n, count(distinct date_trunc('day', e.occurred_at)) as days from events e join u on u.id = e.user_id
   where $4::timestamptz is not null and e.type in ('purchase','renewal') and e.occurred_at >= $1 and e.occurred_at < $4
   group by e.user_id
 )
@@ -120,6 +121,7 @@ select u.id as user_id, u.seq,
   coalesce(p.first_pay_age / 7, 0) as bg_t,
   coalesce(p.paid_minor, 0) - coalesce(p.refunded_minor, 0) as monetary_minor,
   case when $4::timestamptz is null then null else coalesce(lab.n, 0) end as label_payments,
+  case when $4::timestamptz is null then null else coalesce(lab.days, 0) end as label_days,
   coalesce(t.cats, '{}'::jsonb) as cats
 from u
 left join p on p.user_id = u.id
@@ -156,6 +158,7 @@ export async function featuresAsOf(q: Queryable, f: FeatureQuery): Promise<Featu
       frequency: Number(r.frequency),
       monetaryMinor: Number(r.monetary_minor),
       labelPayments: r.label_payments === null || r.label_payments === undefined ? null : Number(r.label_payments),
+      labelDays: r.label_days === null || r.label_days === undefined ? null : Number(r.label_days),
       categories: cats,
     };
   });

@@ -1,0 +1,48 @@
+/** What the recommender reads: user–item interactions, catalogue text and per-user histories. */
+import type { Queryable } from '../db/client.js';
+
+export interface CatalogItem {
+  id: string;
+  title: string;
+  tags: string[];
+  description: string | null;
+  category: string | null;
+  itemType: string | null;
+}
+
+export async function catalog(q: Queryable): Promise<CatalogItem[]> {
+  const rows = await q.query<{ id: string; title: string | null; tags: string[]; description: string | null; category: string | null; item_type: string | null }>(
+    `select id, title, tags, description, category, item_type from items order by id`,
+  );
+  return rows.map((r) => ({ id: r.id, title: r.title ?? r.id, tags: r.tags ?? [], description: r.description, category: r.category, itemType: r.item_type }));
+}
+
+/**
+ * One row per (user, item) pair before `before`, for users in a seq range: `bought` when the
+ * user purchased it (and did not refund every purchase), else a view or lesson progress.
+ */
+export async function interactionsForRange(q: Queryable, before: Date, seqFrom: number, seqTo: number): Promise<{ userIds: string[]; itemIds: string[]; bought: boolean[] }> {
+  const rows = await q.query<{ user_id: string; item_id: string; bought: boolean }>(
+    `select e.user_id, e.item_id,
+            count(*) filter (where e.type in ('purchase','renewal')) > count(*) filter (where e.type = 'refund') as bought
+     from events e join users u on u.id = e.user_id
+     where u.seq >= $2 and u.seq < $3 and e.occurred_at < $1 and e.item_id is not null
+       and e.type in ('purchase','renewal','refund','view','lesson_progress')
+     group by e.user_id, e.item_id`,
+    [before.toISOString(), seqFrom, seqTo],
+  );
+  return { userIds: rows.map((r) => r.user_id), itemIds: rows.map((r) => r.item_id), bought: rows.map((r) => r.bought) };
+}
+
+/** Items each user bought for the first time in [from, to): the recommendation backtest's truth. */
+export async function firstPurchasesBetween(q: Queryable, from: Date, to: Date, seqFrom: number, seqTo: number): Promise<Map<string, Set<string>>> {
+  const rows = await q.query<{ user_id: string; items: string[] }>(
+    `select e.user_id, array_agg(distinct e.item_id) as items
+     from events e join users u on u.id = e.user_id
+     where u.seq >= $3 and u.seq < $4 and e.type = 'purchase' and e.occurred_at >= $1 and e.occurred_at < $2 and e.item_id is not null
+       and not exists (select 1 from events p where p.user_id = e.user_id and p.item_id = e.item_id and p.type = 'purchase' and p.occurred_at < $1)
+     group by e.user_id`,
+    [from.toISOString(), to.toISOString(), seqFrom, seqTo],
+  );
+  return new Map(rows.map((r) => [r.user_id, new Set(r.items)]));
+}
