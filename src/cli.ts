@@ -8,6 +8,11 @@ import { AppError } from './domain/errors.js';
 import { migrate } from './db/migrate.js';
 import { buildHttpApp } from './http/server.js';
 import { importFiles } from './services/import.js';
+import { backtest } from './services/backtest.js';
+import { modelSettings } from './services/model-settings.js';
+import { recommendAll } from './services/recommend.js';
+import { rescore } from './services/rescore.js';
+import { seedPlatform } from './services/seed.js';
 import { createProgress } from './cli/progress.js';
 import { openRedis, openRuntime } from './cli/runtime.js';
 
@@ -109,7 +114,107 @@ program
     }
   });
 
-export { program, positiveInt };
+function isoDate(name: string) {
+  return (v: string) => {
+    if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(v) || Number.isNaN(Date.parse(v))) throw new InvalidArgumentError(`${name} must be a date like 2026-01-31`);
+    return new Date(v.length === 10 ? `${v}T00:00:00Z` : v);
+  };
+}
+
+function days(v: string): number {
+  const m = /^(\d+)d?$/.exec(v);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > 3650) throw new InvalidArgumentError('horizon must be a number of days such as 90d');
+  return Number(m[1]);
+}
+
+const pct = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+
+program
+  .command('seed')
+  .description('generate a synthetic knowledge-paid platform (deterministic for a seed) and write it like an import')
+  .option('--users <n>', 'number of users', positiveInt('--users'), 10_000)
+  .option('--seed <s>', 'random seed', positiveInt('--seed'), 1)
+  .option('--end <date>', 'the platform\'s "today" (default: today, UTC midnight)', isoDate('--end'))
+  .option('--json', 'machine-readable output')
+  .action(async (o: { users: number; seed: number; end?: Date; json?: boolean }) => {
+    const rt = await openRuntime({ requireMigrated: true });
+    const progress = createProgress();
+    try {
+      const end = o.end ?? new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z');
+      const t0 = performance.now();
+      const r = await seedPlatform(rt, { users: o.users, seed: o.seed, end, onProgress: (u, e) => progress.update(u, o.users, `seeding (${e} events)`) });
+      progress.stop();
+      const seconds = (performance.now() - t0) / 1000;
+      out(o.json ? JSON.stringify({ ...r, seconds }) : `seeded ${r.users} users, ${r.items} items, ${r.events} events (${r.inserted} new) in ${seconds.toFixed(1)} s`);
+    } finally {
+      progress.stop();
+      await rt.close();
+    }
+  });
+
+program
+  .command('rescore')
+  .description('fit the models and score every paying user (churn risk, P(alive), RFM segment, persona), then recommend')
+  .option('--no-recommend', 'skip the recommendation run')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { recommend: boolean; json?: boolean }) => {
+    const rt = await openRuntime({ requireMigrated: true });
+    const progress = createProgress();
+    try {
+      const s = modelSettings(rt.config);
+      const deps = { ...rt, now: () => new Date() };
+      const scored = await rescore(deps, s, { onProgress: (n) => progress.update(n, n, 'scoring') });
+      const recs = o.recommend ? await recommendAll(deps, s, { onProgress: (n) => progress.update(n, n, 'recommending') }) : null;
+      progress.stop();
+      if (o.json) out(JSON.stringify({ rescore: scored, recommend: recs }));
+      else {
+        out(`model run ${scored.modelRunId}: scored ${scored.scored} users with ${scored.model === 'logistic' ? 'the churn model' : 'RFM rules'}${scored.fallback ? ` (${scored.fallback})` : ''}`);
+        if (recs) out(`model run ${recs.modelRunId}: ${recs.recommendations} recommendations for ${recs.users} users`);
+      }
+    } finally {
+      progress.stop();
+      await rt.close();
+    }
+  });
+
+program
+  .command('backtest')
+  .description('train as of a cutoff and evaluate churn, repeat purchase and recommendations on the window after it')
+  .requiredOption('--cutoff <date>', 'the cutoff date, e.g. 2026-06-01', isoDate('--cutoff'))
+  .option('--horizon <days>', 'churn horizon, e.g. 90d', days, undefined)
+  .option('--k <n>', 'recommendations per user', positiveInt('--k'), 10)
+  .option('--json', 'one JSON object')
+  .action(async (o: { cutoff: Date; horizon?: number; k: number; json?: boolean }) => {
+    const rt = await openRuntime({ requireMigrated: true });
+    try {
+      const s = modelSettings(rt.config);
+      const r = await backtest(rt, s, { cutoff: o.cutoff, horizonDays: o.horizon, k: o.k });
+      if (o.json) {
+        out(JSON.stringify(r));
+        return;
+      }
+      out(`Backtest at ${r.cutoff.slice(0, 10)}, horizon ${r.horizonDays} days`);
+      out('');
+      out(`Churn (${r.churn.n} users who had bought, ${r.churn.positives} churned, base rate ${pct(r.churn.baseRate)})`);
+      if (r.churn.fallback) out(`  model: RFM rules — not enough data to train: ${r.churn.fallback}`);
+      out(`                 ROC-AUC  PR-AUC   Brier`);
+      out(`  ${r.churn.model === 'logistic' ? 'churn model ' : 'RFM rules   '}   ${pct(r.churn.auc)}    ${pct(r.churn.prAuc)}    ${pct(r.churn.brier)}`);
+      out(`  recency only   ${pct(r.churn.baselineAuc)}    ${pct(r.churn.baselinePrAuc)}    ${pct(r.churn.baselineBrier)}`);
+      out('');
+      out(`Repeat purchase (BG/NBD on ${r.btyd.users} users)`);
+      if (r.btyd.params) out(`  r=${r.btyd.params.r.toFixed(3)} alpha=${r.btyd.params.alpha.toFixed(3)} a=${r.btyd.params.a.toFixed(3)} b=${r.btyd.params.b.toFixed(3)}`);
+      out(`  predicted purchase days ${r.btyd.predictedPurchases.toFixed(0)}, actual ${r.btyd.actualPurchases}`);
+      out('');
+      out(`Recommendations @${r.recommend.k} (${r.recommend.users} users who bought something new)`);
+      out(`                 precision  recall   NDCG`);
+      out(`  recommender     ${pct(r.recommend.precision)}     ${pct(r.recommend.recall)}    ${pct(r.recommend.ndcg)}   coverage ${pct(r.recommend.coverage)}`);
+      out(`  popularity      ${pct(r.recommend.popularity.precision)}     ${pct(r.recommend.popularity.recall)}    ${pct(r.recommend.popularity.ndcg)}`);
+    } finally {
+      await rt.close();
+    }
+  });
+
+export { program };
 
 async function main(argv: string[]): Promise<void> {
   try {

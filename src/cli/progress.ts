@@ -26,13 +26,13 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, inte
     };
   }
   let last = 0;
-  let lastLabel = '';
+  let lastDone = -1;
   return {
     update(done, total, label) {
       const now = Date.now();
-      if (now - last < intervalMs && label === lastLabel && done < total) return;
+      if (done === lastDone || (now - last < intervalMs && done < total)) return;
       last = now;
-      lastLabel = label;
+      lastDone = done;
       stream.write(`${label}: ${done}/${total} (${total ? Math.floor((100 * done) / total) : 100}%)\n`);
     },
     stop() {},

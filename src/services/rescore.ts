@@ -74,7 +74,7 @@ export async function fitScoringModels(d: Deps, s: ModelSettings, asOf: Date): P
   if (sample.length >= 50) {
     personas = fitPersonas(
       sample.map((r) => personaRow(r, topics)),
-      { features: PERSONA_FEATURES, topics, log1p: PERSONA_LOG1P, seed: 1, ...(s.personasK > 0 ? { k: s.personasK } : {}) },
+      { features: PERSONA_FEATURES, topics, log1p: PERSONA_LOG1P, seed: 1, kMin: 3, kMax: 8, ...(s.personasK > 0 ? { k: s.personasK } : {}) },
     );
     const labels = Object.fromEntries(FEATURES.map((f) => [f.name, { high: f.high, low: f.low }]));
     personaDescriptions = describeClusters(personas, labels);

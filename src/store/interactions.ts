@@ -19,12 +19,13 @@ export async function catalog(q: Queryable): Promise<CatalogItem[]> {
 
 /**
  * One row per (user, item) pair before `before`, for users in a seq range: `bought` when the
- * user purchased it (and did not refund every purchase), else a view or lesson progress.
+ * user ever paid for it (a refunded item counts too: we never offer it to them again),
+ * else a view or lesson progress.
  */
 export async function interactionsForRange(q: Queryable, before: Date, seqFrom: number, seqTo: number): Promise<{ userIds: string[]; itemIds: string[]; bought: boolean[] }> {
   const rows = await q.query<{ user_id: string; item_id: string; bought: boolean }>(
     `select e.user_id, e.item_id,
-            count(*) filter (where e.type in ('purchase','renewal')) > count(*) filter (where e.type = 'refund') as bought
+            bool_or(e.type in ('purchase','renewal')) as bought
      from events e join users u on u.id = e.user_id
      where u.seq >= $2 and u.seq < $3 and e.occurred_at < $1 and e.item_id is not null
        and e.type in ('purchase','renewal','refund','view','lesson_progress')

@@ -57,8 +57,9 @@ export async function insertModelRun(
       run.cutoff?.toISOString() ?? null,
       run.horizonDays,
       run.fallback,
-      JSON.stringify(run.params),
-      JSON.stringify(run.metrics),
+      // Objects, not JSON text: both drivers serialise a jsonb parameter themselves (STACK-NOTES).
+      run.params,
+      run.metrics,
       run.rowCount,
       run.positives,
       run.baseRate,
@@ -70,7 +71,7 @@ export async function insertModelRun(
 export async function finishModelRun(q: Queryable, id: number, status: 'done' | 'failed', extra: { metrics?: Record<string, unknown>; error?: string } = {}): Promise<void> {
   await q.query(
     `update model_runs set status = $2, finished_at = now(), metrics = metrics || coalesce($3::jsonb, '{}'::jsonb), error = $4 where id = $1`,
-    [id, status, extra.metrics ? JSON.stringify(extra.metrics) : null, extra.error ?? null],
+    [id, status, extra.metrics ?? null, extra.error ?? null],
   );
 }
 

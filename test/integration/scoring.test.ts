@@ -1,0 +1,89 @@
+/** The scoring and recommendation runs on a small seeded platform, on PostgreSQL and PGlite. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/logger.js';
+import { modelSettings } from '../../src/services/model-settings.js';
+import { recommendAll } from '../../src/services/recommend.js';
+import { rescore } from '../../src/services/rescore.js';
+import { seedPlatform } from '../../src/services/seed.js';
+import { getModelRun } from '../../src/store/model-runs.js';
+import { freshDatabase, type Driver, type TestDatabase } from '../support/db.js';
+
+const end = new Date('2026-11-01T00:00:00Z');
+
+describe.each<Driver>(['postgres', 'pglite'])('rescore and recommend on %s', (driver) => {
+  let t: TestDatabase;
+  const s = { ...modelSettings(loadConfig({})), chunkSize: 700 }; // several chunks even on small data
+  const deps = () => ({ db: t.db, log: silentLogger, now: () => end });
+
+  beforeAll(async () => {
+    t = await freshDatabase(driver);
+    await seedPlatform({ db: t.db, log: silentLogger }, { users: 2500, seed: 7, end });
+  });
+  afterAll(async () => t?.drop());
+
+  it('scores every payer once with the run id, a tier that matches its probability, and an explanation', async () => {
+    const r = await rescore(deps(), s);
+    expect(r.model).toBe('logistic');
+    const [{ payers }] = await t.db.query<any>(`select count(distinct user_id)::int as payers from events where type in ('purchase','renewal') and occurred_at < $1`, [end.toISOString()]);
+    expect(r.scored).toBe(payers);
+    const rows = await t.db.query<any>('select * from user_scores');
+    expect(rows).toHaveLength(payers);
+    for (const row of rows) {
+      expect(Number(row.model_run_id)).toBe(r.modelRunId);
+      const p = Number(row.churn_probability);
+      expect(p).toBeGreaterThanOrEqual(0);
+      expect(p).toBeLessThanOrEqual(1);
+      expect(row.risk_tier).toBe(p >= s.riskHigh ? 'high' : p >= s.riskMedium ? 'medium' : 'low');
+      expect(Number(row.p_alive)).toBeGreaterThanOrEqual(0);
+      expect(row.segment).toMatch(/^[a-z_]+$/);
+    }
+    const explained = rows.filter((row) => row.explanation.length > 0);
+    expect(explained.length).toBeGreaterThan(rows.length / 2);
+    expect(explained[0].explanation[0]).toMatchObject({ feature: expect.any(String), contribution: expect.any(Number) });
+    const run = await getModelRun(t.db, r.modelRunId);
+    expect(run).toMatchObject({ status: 'done', fallback: null, horizonDays: 90 });
+    expect((run!.metrics as any).churn.auc).toBeGreaterThan(0.6);
+    const personas = (run!.params as any).personaDescriptions as { text: string }[];
+    expect(personas.length).toBeGreaterThanOrEqual(3);
+    expect(personas.every((p) => p.text.length > 0)).toBe(true);
+    // Every tier is used on this data, so outreach has something to do.
+    expect(new Set(rows.map((row) => row.risk_tier))).toEqual(new Set(['high', 'medium', 'low']));
+  });
+
+  it('recommends for every user, never an owned item, each with a reason', async () => {
+    const r = await recommendAll(deps(), s);
+    const [{ users }] = await t.db.query<any>('select count(*)::int as users from users');
+    expect(r.users).toBe(users);
+    const owned = await t.db.query<any>(
+      `select r.user_id, r.item_id from recommendations r
+       join events e on e.user_id = r.user_id and e.item_id = r.item_id and e.type in ('purchase','renewal')`,
+    );
+    expect(owned).toEqual([]);
+    const kinds = await t.db.query<any>(`select reason->>'kind' as kind, count(*)::int as n from recommendations group by 1`);
+    const byKind = Object.fromEntries(kinds.map((k: any) => [k.kind, k.n]));
+    expect(byKind.because_bought).toBeGreaterThan(0);
+    expect(Object.keys(byKind).every((k) => ['because_bought', 'because_viewed', 'similar_topic', 'popular_in', 'popular'].includes(k))).toBe(true);
+    const [dup] = await t.db.query<any>('select count(*)::int as n from (select user_id, item_id from recommendations group by 1, 2 having count(*) > 1) d');
+    expect(dup.n).toBe(0);
+  });
+});
+
+describe('rescore on thin data', () => {
+  it('falls back to RFM rules and says why, in the run and in each explanation', async () => {
+    const t = await freshDatabase();
+    try {
+      await seedPlatform({ db: t.db, log: silentLogger }, { users: 60, seed: 3, end });
+      const s = modelSettings(loadConfig({}));
+      const r = await rescore({ db: t.db, log: silentLogger, now: () => end }, s);
+      expect(r.model).toBe('rfm');
+      expect(r.fallback).toMatch(/CHURN_MIN_USERS is 200/);
+      const run = await getModelRun(t.db, r.modelRunId);
+      expect(run!.fallback).toBe(r.fallback);
+      const [row] = await t.db.query<any>('select explanation from user_scores limit 1');
+      expect(row.explanation[0]).toMatchObject({ feature: 'rfm_rules', reason: r.fallback });
+    } finally {
+      await t.drop();
+    }
+  });
+});
