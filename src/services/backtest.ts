@@ -6,7 +6,6 @@
  * Recommendation truth: items a population user buys for the first time in the window.
  */
 import { ndcgAtK, precisionAtK, recallAtK } from '../domain/metrics.js';
-import { BgNbdModel } from '../ml/bgnbd.js';
 import { inSample } from '../domain/risk.js';
 import { featuresAsOf, membershipPeriods } from '../store/features.js';
 import { firstPurchasesBetween, interactionsForRange } from '../store/interactions.js';
@@ -14,6 +13,7 @@ import { insertModelRun } from '../store/model-runs.js';
 import { addDays, collectTrainingSet, evaluateChurn, fitChurn, forEachChunk, type ChurnMetrics, type Deps } from './churn.js';
 import type { ModelSettings } from './model-settings.js';
 import { buildRecommenderAsOf, groupHistories } from './recommend.js';
+import { fitBgNbdIfEnough } from './rescore.js';
 
 export interface BacktestResult {
   cutoff: string;
@@ -67,8 +67,9 @@ export async function backtest(d: Deps, s: ModelSettings, o: { cutoff: Date; hor
     }
   });
   let btyd: BacktestResult['btyd'] = { params: null, predictedPurchases: 0, actualPurchases: all.actual, users: all.x.length, converged: false };
-  if (sample.x.some((x) => x > 0)) {
-    const { model, fit } = BgNbdModel.fit({ frequency: sample.x, recency: sample.tx, T: sample.T });
+  const bg = fitBgNbdIfEnough(sample.x, sample.tx, sample.T);
+  if (bg) {
+    const { model, fit } = bg;
     let predicted = 0;
     for (let i = 0; i < all.x.length; i++) predicted += model.expectedPurchases(all.x[i]!, all.tx[i]!, all.T[i]!, weeks);
     btyd = { params: { r: model.r, alpha: model.alpha, a: model.a, b: model.b }, predictedPurchases: predicted, actualPurchases: all.actual, users: all.x.length, converged: fit.converged };

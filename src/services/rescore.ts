@@ -65,7 +65,7 @@ export async function fitScoringModels(d: Deps, s: ModelSettings, asOf: Date): P
     for (const r of await featuresAsOf(d.db, { asOf, seqFrom: from, seqTo: to, payersOnly: true, periods })) if (inSample(r.userId, fraction, 'fit')) sample.push(r);
   });
   const rfm = fitRfm({ recencyDays: sample.map((r) => r.recencyDays), frequency: sample.map((r) => r.frequency), monetary: sample.map((r) => Math.max(0, r.monetaryMinor)) });
-  const bg = sample.some((r) => r.x > 0) ? BgNbdModel.fit({ frequency: sample.map((r) => r.x), recency: sample.map((r) => r.tx), T: sample.map((r) => r.T) }) : null;
+  const bg = fitBgNbdIfEnough(sample.map((r) => r.x), sample.map((r) => r.tx), sample.map((r) => r.T));
   const topicCounts = new Map<string, number>();
   for (const r of sample) for (const [c, v] of Object.entries(r.categories)) topicCounts.set(c, (topicCounts.get(c) ?? 0) + v);
   const topics = [...topicCounts.entries()].sort((a, b) => b[1] - a[1]).slice(0, MAX_TOPICS).map(([t]) => t);
@@ -161,13 +161,13 @@ export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: nu
       p = rfmChurnFallback(rfm.r, rfm.f, rfm.m);
       explanation = [{ feature: 'rfm_rules', reason: m.churn.reason, r: rfm.r, f: rfm.f, m: rfm.m }];
     }
-    const expected = m.bgnbd ? m.bgnbd.expectedPurchases(r.x, r.tx, r.T, weeks) : null;
+    const expected = m.bgnbd ? guard(() => m.bgnbd!.expectedPurchases(r.x, r.tx, r.T, weeks)) : null;
     const aovMinor = r.frequency > 0 ? (r.values[FEATURE_NAMES.indexOf('avg_order_value')]! * 100) : 0;
     return {
       userId: r.userId,
       churnProbability: p,
       riskTier: riskTier(p, m.thresholds),
-      pAlive: m.bgnbd ? m.bgnbd.pAlive(r.x, r.tx, r.T) : null,
+      pAlive: m.bgnbd ? guard(() => m.bgnbd!.pAlive(r.x, r.tx, r.T)) : null,
       expectedPurchases: expected,
       // Value over the horizon if they stay: expected purchases (at least one) at their average order.
       expectedValueMinor: Math.round(Math.max(1, expected ?? 1) * aovMinor),
@@ -185,6 +185,27 @@ export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: nu
 }
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
+
+/** A prediction the model cannot make for this user (a numeric range error) is left empty, not fatal. */
+function guard(f: () => number): number | null {
+  try {
+    const v = f();
+    return Number.isFinite(v) ? v : null;
+  } catch (e) {
+    if (e instanceof RangeError) return null;
+    throw e;
+  }
+}
+
+/** Minimum repeat buyers for a BG/NBD fit worth using: below it the parameters are not identified. */
+export const BGNBD_MIN_REPEATERS = 30;
+
+/** Fits BG/NBD when enough users repeated and the optimiser converged; otherwise null (P(alive) stays empty). */
+export function fitBgNbdIfEnough(x: number[], tx: number[], T: number[]): { model: BgNbdModel; fit: ReturnType<typeof BgNbdModel.fit>['fit'] } | null {
+  if (x.filter((v) => v > 0).length < BGNBD_MIN_REPEATERS) return null;
+  const r = BgNbdModel.fit({ frequency: x, recency: tx, T });
+  return r.fit.converged ? r : null;
+}
 
 export interface RescoreResult {
   modelRunId: number;
