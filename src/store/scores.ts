@@ -64,14 +64,24 @@ export interface RecommendationRow {
   reason: unknown;
 }
 
-/** Replaces the recommendations of the given users (one statement: delete + insert in CTEs). */
-export async function replaceRecommendations(q: Queryable, modelRunId: number, userIds: readonly string[], rows: readonly RecommendationRow[]): Promise<void> {
+/**
+ * Replaces the recommendations of the given users in one transaction. (A delete and an insert
+ * of the same keys cannot share one statement: CTEs see one snapshot, so the insert conflicts.)
+ */
+export async function replaceRecommendations(
+  db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> },
+  modelRunId: number,
+  userIds: readonly string[],
+  rows: readonly RecommendationRow[],
+): Promise<void> {
   if (userIds.length === 0) return;
-  await q.query(
-    `with gone as (delete from recommendations where user_id = any($1::text[]))
-     insert into recommendations (user_id, rank, item_id, score, reason, model_run_id)
-     select t.user_id, t.rank, t.item_id, t.score, t.reason::jsonb, $7
-     from unnest($2::text[], $3::int2[], $4::text[], $5::float8[], $6::text[]) as t(user_id, rank, item_id, score, reason)`,
-    [userIds, rows.map((r) => r.userId), rows.map((r) => r.rank), rows.map((r) => r.itemId), rows.map((r) => r.score), rows.map((r) => JSON.stringify(r.reason)), modelRunId],
-  );
+  await db.transaction(async (tx) => {
+    await tx.query('delete from recommendations where user_id = any($1::text[])', [userIds]);
+    await tx.query(
+      `insert into recommendations (user_id, rank, item_id, score, reason, model_run_id)
+       select t.user_id, t.rank, t.item_id, t.score, t.reason::jsonb, $6
+       from unnest($1::text[], $2::int2[], $3::text[], $4::float8[], $5::text[]) as t(user_id, rank, item_id, score, reason)`,
+      [rows.map((r) => r.userId), rows.map((r) => r.rank), rows.map((r) => r.itemId), rows.map((r) => r.score), rows.map((r) => JSON.stringify(r.reason)), modelRunId],
+    );
+  });
 }

@@ -66,6 +66,11 @@ describe.each<Driver>(['postgres', 'pglite'])('rescore and recommend on %s', (dr
     expect(Object.keys(byKind).every((k) => ['because_bought', 'because_viewed', 'similar_topic', 'popular_in', 'popular'].includes(k))).toBe(true);
     const [dup] = await t.db.query<any>('select count(*)::int as n from (select user_id, item_id from recommendations group by 1, 2 having count(*) > 1) d');
     expect(dup.n).toBe(0);
+    // A second run replaces the first one's rows.
+    const again = await recommendAll(deps(), s);
+    const [{ n, runs }] = await t.db.query<any>('select count(*)::int as n, count(distinct model_run_id)::int as runs from recommendations');
+    expect(n).toBe(again.recommendations);
+    expect(runs).toBe(1);
   });
 });
 
