@@ -2,22 +2,38 @@
  * The one CLI: `rekindle <command>`. Adapters only: parse flags, open what the command
  * needs, call a service, print. Exit status 0 on success, 1 on failure, 2 on bad usage.
  */
-import { createServer } from 'node:http';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AppError } from './domain/errors.js';
-import { migrate } from './db/migrate.js';
-import { buildHttpApp } from './http/server.js';
-import { importFiles } from './services/import.js';
-import { backtest } from './services/backtest.js';
-import { modelSettings } from './services/model-settings.js';
-import { recommendAll } from './services/recommend.js';
-import { rescore } from './services/rescore.js';
-import { seedPlatform } from './services/seed.js';
-import { overview } from './services/demo-report.js';
 import { createProgress } from './cli/progress.js';
 import { openRedis, openRuntime } from './cli/runtime.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
+
+/**
+ * Command modules load when their command runs, not at start-up: `import` should not pay for
+ * Slack, BullMQ and the models (bench:import measures the importer's peak RSS).
+ */
+const load = {
+  migrate: () => import('./db/migrate.js'),
+  http: () => import('./http/server.js'),
+  importer: () => import('./services/import.js'),
+  backtest: () => import('./services/backtest.js'),
+  settings: () => import('./services/model-settings.js'),
+  recommend: () => import('./services/recommend.js'),
+  rescore: () => import('./services/rescore.js'),
+  seed: () => import('./services/seed.js'),
+  overview: () => import('./services/demo-report.js'),
+  campaigns: () => import('./services/campaign-report.js'),
+  jobs: async () => ({
+    ...(await import('../jobs/catalog.js')),
+    ...(await import('../jobs/enqueue.js')),
+    ...(await import('../jobs/handlers/index.js')),
+    ...(await import('../jobs/schedules.js')),
+    ...(await import('../jobs/worker.js')),
+    ...(await import('./cli/jobs-runtime.js')),
+    ...(await import('./cli/follow-cycle.js')),
+  }),
+};
 
 function positiveInt(name: string) {
   return (v: string) => {
@@ -36,6 +52,7 @@ program
   .description('apply pending database migrations (PostgreSQL at DATABASE_URL, else embedded PGlite)')
   .option('--json', 'machine-readable output')
   .action(async (o: { json?: boolean }) => {
+    const { migrate } = await load.migrate();
     const rt = await openRuntime({ requireMigrated: false });
     try {
       const r = await migrate(rt.db);
@@ -49,6 +66,8 @@ program
   .command('serve')
   .description('run the HTTP server: signed event webhooks, health, (and later Slack, unsubscribe, metrics)')
   .action(async () => {
+    const { buildHttpApp } = await load.http();
+    const { createServer } = await import('node:http');
     const rt = await openRuntime({ requireMigrated: true });
     const redis = openRedis(rt.config.REDIS_URL, { failFast: true });
     redis.on('error', () => {}); // readiness reports it; ioredis keeps reconnecting
@@ -61,7 +80,7 @@ program
         {
           name: 'migrations',
           check: async () => {
-            const { assertMigrated } = await import('./db/migrate.js');
+            const { assertMigrated } = await load.migrate();
             await assertMigrated(rt.db);
           },
         },
@@ -93,6 +112,7 @@ program
   .option('--strict', 'validate everything first; write nothing if any row is bad')
   .option('--json', 'machine-readable report')
   .action(async (o: { events?: string; items?: string; users?: string; source: string; strict?: boolean; json?: boolean }) => {
+    const { importFiles } = await load.importer();
     const rt = await openRuntime({ requireMigrated: true });
     const progress = createProgress();
     try {
@@ -138,6 +158,7 @@ program
   .option('--end <date>', 'the platform\'s "today" (default: today, UTC midnight)', isoDate('--end'))
   .option('--json', 'machine-readable output')
   .action(async (o: { users: number; seed: number; end?: Date; json?: boolean }) => {
+    const { seedPlatform } = await load.seed();
     const rt = await openRuntime({ requireMigrated: true });
     const progress = createProgress();
     try {
@@ -159,6 +180,7 @@ program
   .option('--no-recommend', 'skip the recommendation run')
   .option('--json', 'machine-readable output')
   .action(async (o: { recommend: boolean; json?: boolean }) => {
+    const [{ modelSettings }, { rescore }, { recommendAll }] = await Promise.all([load.settings(), load.rescore(), load.recommend()]);
     const rt = await openRuntime({ requireMigrated: true });
     const progress = createProgress();
     try {
@@ -186,6 +208,7 @@ program
   .option('--k <n>', 'recommendations per user', positiveInt('--k'), 10)
   .option('--json', 'one JSON object')
   .action(async (o: { cutoff: Date; horizon?: number; k: number; json?: boolean }) => {
+    const [{ modelSettings }, { backtest }] = await Promise.all([load.settings(), load.backtest()]);
     const rt = await openRuntime({ requireMigrated: true });
     try {
       const s = modelSettings(rt.config);
@@ -216,12 +239,102 @@ program
   });
 
 program
+  .command('worker')
+  .description('run the job workers (scoring and delivery) and keep the schedules; stops gracefully on SIGTERM/SIGINT')
+  .option('--concurrency <n>', 'delivery jobs at once (default WORKER_CONCURRENCY)', positiveInt('--concurrency'))
+  .option('--no-schedules', 'do not create or update the job schedulers')
+  .action(async (o: { concurrency?: number; schedules: boolean }) => {
+    const { openJobsRuntime, upsertSchedules, startWorkers, handlers } = await load.jobs();
+    const rt = await openRuntime({ requireMigrated: true });
+    const jobs = await openJobsRuntime(rt);
+    if (o.schedules) {
+      await upsertSchedules(jobs.queues, { rescoreCron: rt.config.RESCORE_CRON, recommendCron: rt.config.RECOMMEND_CRON, sweepCron: rt.config.SWEEP_CRON, tz: rt.config.SCHEDULE_TZ });
+    }
+    const workers = startWorkers({
+      connection: jobs.redis,
+      prefix: rt.config.QUEUE_PREFIX,
+      concurrency: { scoring: 1, delivery: o.concurrency ?? rt.config.WORKER_CONCURRENCY },
+      handlers,
+      ctx: jobs.ctx,
+    });
+    rt.log.info({ concurrency: o.concurrency ?? rt.config.WORKER_CONCURRENCY, database: rt.db.kind }, 'worker ready');
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      rt.log.info({ signal }, 'worker stopping: finishing active jobs');
+      await workers.close();
+      await jobs.close();
+      await rt.close();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+
+program
+  .command('cycle')
+  .description('enqueue one whole cycle now: rescore → recommend → plan outreach → deliver (workers run it)')
+  .option('--wait', 'follow the cycle to the end, with progress')
+  .option('--timeout <seconds>', 'give up waiting after this long', positiveInt('--timeout'), 1800)
+  .option('--json', 'machine-readable status at the end')
+  .action(async (o: { wait?: boolean; timeout: number; json?: boolean }) => {
+    const { openJobsRuntime, cycleIdFor, enqueue, jobId, followCycle } = await load.jobs();
+    const rt = await openRuntime({ requireMigrated: true });
+    const jobs = await openJobsRuntime(rt);
+    try {
+      const cycleId = cycleIdFor(new Date());
+      await enqueue(jobs.queues, 'cycle.start', { cycleId }, { jobId: jobId.cycle(cycleId) });
+      if (!o.wait) {
+        out(o.json ? JSON.stringify({ cycleId, enqueued: true }) : `cycle ${cycleId} enqueued; workers will run it (\`rekindle worker\`)`);
+        return;
+      }
+      const status = await followCycle(rt.db, jobs.queues, cycleId, o.timeout * 1000, o.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
+      out(o.json ? JSON.stringify(status) : `cycle ${cycleId}: ${status.scored} scored, ${status.planned ?? 0} planned (+${status.holdout ?? 0} holdout), ${status.outreach.sent} sent, ${status.outreach.failed} failed, ${status.outreach.delayed} waiting for quiet hours to end; webhooks ${status.webhooks.delivered} delivered, ${status.webhooks.dead} dead`);
+    } finally {
+      await jobs.close();
+      await rt.close();
+    }
+  });
+
+const report = program.command('report').description('reports for the growth team');
+report
+  .command('campaigns')
+  .description('treated vs holdout conversion, uplift with a 95% CI, revenue per user and coupon redemption, per tier')
+  .option('--since <date>', 'outreach planned on or after this date (default: 30 days ago)', isoDate('--since'))
+  .option('--json', 'one JSON object')
+  .action(async (o: { since?: Date; json?: boolean }) => {
+    const { campaignReport } = await load.campaigns();
+    const rt = await openRuntime({ requireMigrated: true });
+    try {
+      const since = o.since ?? new Date(Date.now() - 30 * 86_400_000);
+      const r = await campaignReport(rt.db, { since, windowDays: rt.config.CONVERSION_WINDOW_DAYS });
+      if (o.json) {
+        out(JSON.stringify(r));
+        return;
+      }
+      out(`Campaigns since ${r.since.slice(0, 10)} (conversion = purchase or renewal within ${r.windowDays} days)`);
+      out('tier      treated (conv.)        holdout (conv.)        uplift [95% CI]              rev/user treated vs holdout   coupons redeemed');
+      for (const t of [...r.tiers, r.overall]) {
+        const g = (x: typeof t.treated) => `${x.users} (${(100 * x.conversionRate).toFixed(1)}%)`.padEnd(22);
+        const u = t.uplift === null ? 'n/a'.padEnd(28) : `${(100 * t.uplift).toFixed(1)} pp [${t.ci95 ? `${(100 * t.ci95[0]).toFixed(1)}, ${(100 * t.ci95[1]).toFixed(1)}` : 'n/a'}]`.padEnd(28);
+        const rev = `${(t.treated.revenuePerUserMinor / 100).toFixed(2)} vs ${(t.holdout.revenuePerUserMinor / 100).toFixed(2)}`.padEnd(29);
+        const c = t.coupons.issued ? `${t.coupons.redeemed}/${t.coupons.issued}` : '-';
+        out(`${t.tier.padEnd(9)} ${g(t.treated)} ${g(t.holdout)} ${u} ${rev} ${c}`);
+      }
+    } finally {
+      await rt.close();
+    }
+  });
+
+program
   .command('demo')
   .description('set up and run the whole pipeline on a synthetic platform: migrate, seed, score, recommend, backtest, report')
   .option('--users <n>', 'users to seed', positiveInt('--users'), 5_000)
   .option('--seed <s>', 'random seed', positiveInt('--seed'), 1)
   .option('--json', 'machine-readable report')
   .action(async (o: { users: number; seed: number; json?: boolean }) => {
+    const [{ migrate }, { seedPlatform }, { modelSettings }, { rescore }, { recommendAll }, { backtest }, { overview }] = await Promise.all([load.migrate(), load.seed(), load.settings(), load.rescore(), load.recommend(), load.backtest(), load.overview()]);
     const rt = await openRuntime({ requireMigrated: false });
     const progress = createProgress();
     const say = (m: string) => !o.json && process.stderr.write(`${m}\n`);

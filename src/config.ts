@@ -103,6 +103,20 @@ const spec = {
   SCHEDULE_TZ: { schema: timeZone, default: 'UTC' },
   WORKER_CONCURRENCY: { schema: int(1, 64), default: '4' },
   METRICS_ENABLED: { schema: bool, default: 'true' },
+  RECOMMEND_CRON: { schema: cron.optional(), default: undefined },
+  SWEEP_CRON: { schema: cron, default: '*/5 * * * *' },
+  OUTREACH_CAMPAIGN: { schema: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'expected lowercase letters, digits, _ or -'), default: 'default' },
+  HOLDOUT_FRACTION: { schema: fraction, default: '0.1' },
+  FREQUENCY_CAP_DAYS: { schema: int(0, 365), default: '14' },
+  QUIET_HOURS: { schema: z.string().regex(/^(off|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$/, 'expected HH:MM-HH:MM, e.g. 22:00-08:00, or off'), default: '22:00-08:00' },
+  COUPON_KIND: { schema: z.enum(['percent', 'amount']), default: 'percent' },
+  COUPON_VALUE: { schema: int(1, 10_000_000), default: '20' },
+  COUPON_CURRENCY: { schema: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code such as CNY'), default: 'CNY' },
+  COUPON_EXPIRY_DAYS: { schema: int(1, 365), default: '14' },
+  CONVERSION_WINDOW_DAYS: { schema: int(1, 365), default: '14' },
+  DELIVERY_MAX_ATTEMPTS: { schema: int(1, 50), default: '8' },
+  DELIVERY_BACKOFF_MS: { schema: int(10, 86_400_000), default: '30000' },
+  DELIVERY_LEASE_SECONDS: { schema: int(5, 3600), default: '120' },
 } as const;
 
 type Spec = typeof spec;
@@ -121,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const cfg = out as Config;
   if (problems.length === 0 && cfg.RISK_MEDIUM >= cfg.RISK_HIGH) problems.push('RISK_MEDIUM: expected a threshold below RISK_HIGH');
+  if (problems.length === 0 && cfg.COUPON_KIND === 'percent' && cfg.COUPON_VALUE > 100) problems.push('COUPON_VALUE: expected a percentage from 1 to 100 when COUPON_KIND is percent');
   if (problems.length === 0 && (cfg.ADMIN_USER === undefined) !== (cfg.ADMIN_PASSWORD === undefined))
     problems.push('ADMIN_USER/ADMIN_PASSWORD: expected both or neither');
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`, problems);

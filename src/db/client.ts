@@ -8,9 +8,8 @@
  * timestamp serializers, which broke raw queries sharing it (STACK-NOTES).
  */
 import { mkdirSync } from 'node:fs';
-import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.js';
@@ -67,6 +66,8 @@ function openPostgres(url: string, max: number): Database {
 }
 
 async function openPglite(dir: string): Promise<Database> {
+  // Loaded only when used: the wasm build is large and a PostgreSQL deployment never needs it.
+  const [{ PGlite, types: pgliteTypes }, { drizzle: drizzlePglite }] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')]);
   if (dir !== 'memory://') mkdirSync(dir, { recursive: true });
   const pg = await PGlite.create(dir, {
     parsers: { [pgliteTypes.INT8]: (x: string) => Number(x) },

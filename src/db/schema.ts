@@ -163,6 +163,10 @@ export const outreach = pgTable(
     lastError: text(),
     modelRunId: bigint({ mode: 'number' }),
     churnProbability: doublePrecision(),
+    /** The holdout salt: users keep their group across the cycles of one campaign. */
+    campaign: text().notNull().default('default'),
+    /** A sender holds the row until then; a crashed sender's lease runs out and the sweep retries. */
+    leaseUntil: tz(),
     createdAt: tz().notNull().defaultNow(),
     sendingAt: tz(),
     sentAt: tz(),
@@ -216,11 +220,41 @@ export const webhookDeliveries = pgTable(
     lastError: text(),
     lastDurationMs: integer(),
     nextAttemptAt: tz(),
+    leaseUntil: tz(),
     createdAt: tz().notNull().defaultNow(),
     deliveredAt: tz(),
   },
   (t) => [uniqueIndex().on(t.endpointId, t.messageId), index().on(t.state, t.nextAttemptAt)],
 );
+
+/** Every attempt at a webhook delivery: the log an on-call engineer reads. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    deliveryId: bigint({ mode: 'number' }).notNull(),
+    attempt: integer().notNull(),
+    status: integer(),
+    durationMs: integer().notNull(),
+    error: text(),
+    at: tz().notNull().defaultNow(),
+  },
+  (t) => [index().on(t.deliveryId)],
+);
+
+/** One retention cycle: rescore → recommend → plan → deliver. */
+export const cycles = pgTable('cycles', {
+  id: text().primaryKey(),
+  status: text().notNull().default('running'),
+  rescoreRunId: bigint({ mode: 'number' }),
+  recommendRunId: bigint({ mode: 'number' }),
+  planned: integer(),
+  holdout: integer(),
+  error: text(),
+  startedAt: tz().notNull().defaultNow(),
+  plannedAt: tz(),
+  finishedAt: tz(),
+});
 
 export const auditLog = pgTable(
   'audit_log',

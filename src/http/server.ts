@@ -7,6 +7,7 @@ import { createIngestor, type Ingestor } from '../services/ingest.js';
 import { createApp } from './app.js';
 import { healthRouter, type ReadinessCheck } from './health.js';
 import { webhookRouter } from './webhooks.js';
+import { unsubscribeRouter } from './unsubscribe.js';
 
 export interface HttpDeps {
   config: Config;
@@ -14,7 +15,9 @@ export interface HttpDeps {
   log: Logger;
   checks: ReadinessCheck[];
   now?: () => number;
-  /** More routers to mount (Slack, unsubscribe, metrics, dashboard). */
+  /** The key unsubscribe links are signed with (see resolveUnsubscribeSecret). */
+  unsubscribeSecret?: string;
+  /** More routers to mount (Slack, metrics, dashboard). */
   extra?: Router[];
   hooks?: { onRejected?: (reason: string) => void; onIngested?: (inserted: number, duplicates: number) => void };
 }
@@ -38,6 +41,7 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
         ...d.hooks,
       }),
       healthRouter(d.checks, now(), now),
+      ...(d.unsubscribeSecret ? [unsubscribeRouter({ db: d.db, secret: d.unsubscribeSecret })] : []),
       ...(d.extra ?? []),
     ],
   });

@@ -1,0 +1,98 @@
+/** Scoring jobs: start a cycle (fit, then fan out as a flow), score a chunk, finish, recommend, plan. */
+import type { FlowJobNode } from 'bullmq';
+import { finishModelRun } from '../../src/store/model-runs.js';
+import { deleteScoresNotFromRun } from '../../src/store/scores.js';
+import { userSeqRange } from '../../src/store/features.js';
+import { fitScoringModels, loadScoringModels, scoreRange, type ScoringModels } from '../../src/services/rescore.js';
+import { recommendAll } from '../../src/services/recommend.js';
+import { planOutreach } from '../../src/services/outreach-plan.js';
+import { JOBS, jobId } from '../catalog.js';
+import { cycleIdFor, defaultJobOptions, enqueueBulk } from '../enqueue.js';
+import type { Handler } from './context.js';
+
+export const startCycle: Handler<'cycle.start'> = async (data, job, ctx) => {
+  const cycleId = data.cycleId ?? cycleIdFor(new Date(job.timestamp));
+  const asOf = data.asOf ? new Date(data.asOf) : ctx.now();
+  await ctx.db.query(`insert into cycles (id) values ($1) on conflict (id) do nothing`, [cycleId]);
+  const models = await fitScoringModels(ctx, ctx.model, asOf);
+  await ctx.db.query(`update cycles set rescore_run_id = $2 where id = $1`, [cycleId, models.runId]);
+  const { min, max, count } = await userSeqRange(ctx.db);
+  const chunks: FlowJobNode[] = [];
+  if (count > 0) {
+    for (let from = min; from <= max; from += ctx.model.chunkSize) {
+      chunks.push({
+        name: 'churn.score-chunk',
+        queueName: JOBS['churn.score-chunk'].queue,
+        data: { runId: models.runId, from, to: from + ctx.model.chunkSize },
+        opts: { ...defaultJobOptions('churn.score-chunk'), jobId: jobId.chunk(models.runId, from), failParentOnFailure: true },
+      });
+    }
+  }
+  // Children run first: chunks → finish → recommend → plan.
+  await ctx.queues.flow.add({
+    name: 'outreach.plan',
+    queueName: JOBS['outreach.plan'].queue,
+    data: { cycleId },
+    opts: { ...defaultJobOptions('outreach.plan'), jobId: jobId.plan(cycleId) },
+    children: [
+      {
+        name: 'recommend.run',
+        queueName: JOBS['recommend.run'].queue,
+        data: { cycleId },
+        opts: { ...defaultJobOptions('recommend.run'), jobId: jobId.recommend(cycleId), failParentOnFailure: true },
+        children: [
+          {
+            name: 'churn.finish',
+            queueName: JOBS['churn.finish'].queue,
+            data: { runId: models.runId, cycleId },
+            opts: { ...defaultJobOptions('churn.finish'), jobId: jobId.finish(models.runId), failParentOnFailure: true },
+            children: chunks,
+          },
+        ],
+      },
+    ],
+  });
+  ctx.log.info({ cycleId, runId: models.runId, chunks: chunks.length }, 'cycle started');
+  return { cycleId, runId: models.runId, chunks: chunks.length };
+};
+
+// Models are loaded once per run per worker process, not once per chunk.
+const modelCache = new Map<number, Promise<ScoringModels>>();
+
+export const scoreChunk: Handler<'churn.score-chunk'> = async (data, job, ctx) => {
+  let models = modelCache.get(data.runId);
+  if (!models) {
+    models = loadScoringModels(ctx, data.runId);
+    modelCache.clear();
+    modelCache.set(data.runId, models);
+  }
+  const scored = await scoreRange(ctx, await models, data.from, data.to);
+  await job.updateProgress(100);
+  return { scored };
+};
+
+export const finishScoring: Handler<'churn.finish'> = async (data, _job, ctx) => {
+  const [{ n } = { n: 0 }] = await ctx.db.query<{ n: number }>('select count(*)::int as n from user_scores where model_run_id = $1', [data.runId]);
+  const removed = await deleteScoresNotFromRun(ctx.db, data.runId);
+  await finishModelRun(ctx.db, data.runId, 'done', { metrics: { scored: n } });
+  return { scored: n, removed };
+};
+
+export const recommend: Handler<'recommend.run'> = async (data, job, ctx) => {
+  const r = await recommendAll(ctx, ctx.model, { onProgress: (n) => void job.updateProgress(n) });
+  if (data.cycleId) await ctx.db.query('update cycles set recommend_run_id = $2 where id = $1', [data.cycleId, r.modelRunId]);
+  return r;
+};
+
+export const plan: Handler<'outreach.plan'> = async (data, _job, ctx) => {
+  const r = await planOutreach(ctx, ctx.outreach, data.cycleId);
+  const now = ctx.now().getTime();
+  await enqueueBulk(
+    ctx.queues,
+    'outreach.send-email',
+    r.toDeliver.map((o) => ({ data: { outreachId: o.id }, opts: { jobId: jobId.email(o.id), delay: Math.max(0, o.scheduledAt.getTime() - now) } })),
+  );
+  await enqueueBulk(ctx.queues, 'webhook.deliver', r.webhookDeliveries.map((id) => ({ data: { deliveryId: id }, opts: { jobId: jobId.webhook(id) } })));
+  await ctx.db.query(`update cycles set status = 'planned' where id = $1`, [data.cycleId]);
+  return { planned: r.planned, holdout: r.holdout, skipped: r.skipped, paused: r.paused, webhooks: r.webhookDeliveries.length };
+};

@@ -1,0 +1,20 @@
+/** Job schedulers (BullMQ `upsertJobScheduler`): the daily cycle, the sweep, an optional recommendation refresh. */
+import type { Queues } from './enqueue.js';
+import { defaultJobOptions } from './enqueue.js';
+
+export interface ScheduleConfig {
+  rescoreCron: string;
+  recommendCron?: string | undefined;
+  sweepCron: string;
+  tz: string;
+}
+
+export async function upsertSchedules(q: Queues, c: ScheduleConfig): Promise<void> {
+  await q.scoring.upsertJobScheduler('cycle-daily', { pattern: c.rescoreCron, tz: c.tz }, { name: 'cycle.start', data: {}, opts: defaultJobOptions('cycle.start') });
+  await q.delivery.upsertJobScheduler('sweep', { pattern: c.sweepCron, tz: c.tz }, { name: 'outreach.sweep', data: {}, opts: defaultJobOptions('outreach.sweep') });
+  if (c.recommendCron) {
+    await q.scoring.upsertJobScheduler('recommend-refresh', { pattern: c.recommendCron, tz: c.tz }, { name: 'recommend.run', data: {}, opts: defaultJobOptions('recommend.run') });
+  } else {
+    await q.scoring.removeJobScheduler('recommend-refresh');
+  }
+}

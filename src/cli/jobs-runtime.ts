@@ -1,0 +1,56 @@
+/** Composition for the job side: Redis, queues, mailer and the handler context. Used by `worker`, `cycle` and `demo`. */
+import type { Redis } from 'ioredis';
+import { openQueues, type Queues } from '../../jobs/enqueue.js';
+import type { HandlerContext } from '../../jobs/handlers/context.js';
+import { createMailer, type Mailer } from '../outreach/mailer.js';
+import { modelSettings } from '../services/model-settings.js';
+import { outreachSettings } from '../services/outreach-settings.js';
+import { resolveUnsubscribeSecret } from '../services/unsubscribe.js';
+import { ExternalError } from '../domain/errors.js';
+import { openRedis, type Runtime } from './runtime.js';
+
+export interface JobsRuntime {
+  redis: Redis;
+  queues: Queues;
+  mailer: Mailer;
+  ctx: HandlerContext;
+  close(): Promise<void>;
+}
+
+/** Connects to Redis, failing with a message that says how to start one. */
+export async function connectRedis(url: string): Promise<Redis> {
+  const redis = openRedis(url);
+  try {
+    await Promise.race([
+      redis.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000)),
+    ]);
+  } catch (e) {
+    redis.disconnect();
+    throw new ExternalError(
+      `Redis is not reachable at ${url} (${(e as Error).message}). Start one with:\n  redis-server --daemonize yes --port 6379 --save "" --appendonly no\nor point REDIS_URL at yours.`,
+      true,
+    );
+  }
+  return redis;
+}
+
+export async function openJobsRuntime(rt: Runtime, opts: { now?: () => Date } = {}): Promise<JobsRuntime> {
+  const redis = await connectRedis(rt.config.REDIS_URL);
+  const queues = openQueues(redis, rt.config.QUEUE_PREFIX);
+  const mailer = createMailer({ smtpUrl: rt.config.SMTP_URL, outboxDir: rt.config.OUTBOX_DIR, log: rt.log.child({ module: 'mailer' }) });
+  const outreach = outreachSettings(rt.config);
+  outreach.unsubscribeSecret = await resolveUnsubscribeSecret(rt.db, outreach.unsubscribeSecret);
+  const ctx: HandlerContext = { db: rt.db, log: rt.log, now: opts.now ?? (() => new Date()), mailer, queues, model: modelSettings(rt.config), outreach };
+  return {
+    redis,
+    queues,
+    mailer,
+    ctx,
+    close: async () => {
+      await queues.close();
+      await mailer.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * `GET /unsubscribe?token=…` shows a confirmation page; `POST /unsubscribe?token=…` (the
+ * RFC 8058 one-click request mail clients send, or the page's button) unsubscribes at once.
+ * A tampered or malformed token gets a clear page and changes nothing.
+ */
+import express, { type Router } from 'express';
+import { verifyUnsubscribeToken } from '../domain/unsubscribe-token.js';
+import type { Queryable } from '../db/client.js';
+import { unsubscribe } from '../services/unsubscribe.js';
+
+const page = (title: string, body: string) => `<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>${title}</title>
+<style>body{font-family:system-ui,-apple-system,"PingFang SC","Noto Sans SC",sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222;line-height:1.6}button{font-size:1rem;padding:.6rem 1.4rem;border:0;border-radius:.4rem;background:#c0392b;color:#fff;cursor:pointer}</style>
+</head><body>${body}</body></html>`;
+
+const INVALID = page(
+  'Invalid link · 链接无效',
+  `<h1>This unsubscribe link is not valid</h1><p>It may have been altered or cut off. Please use the link from the email exactly as it was sent, or reply to the email and we will unsubscribe you.</p>
+<h1>退订链接无效</h1><p>链接可能被修改或不完整。请使用邮件中的原始链接，或直接回复邮件，我们会为你退订。</p>`,
+);
+
+export function unsubscribeRouter(d: { db: Queryable; secret: string; onUnsubscribed?: () => void }): Router {
+  const router = express.Router();
+  const form = express.urlencoded({ extended: false, limit: '4kb' });
+
+  router.get('/unsubscribe', (req, res) => {
+    const token = typeof req.query.token === 'string' ? req.query.token : '';
+    if (!verifyUnsubscribeToken(token, d.secret)) {
+      res.status(400).type('html').send(INVALID);
+      return;
+    }
+    // The token goes back only as a form field value; base64url cannot break out of the attribute.
+    res
+      .status(200)
+      .type('html')
+      .send(
+        page(
+          'Unsubscribe · 退订',
+          `<h1>Stop these emails? · 不再接收这类邮件？</h1>
+<p>You will no longer receive win-back emails or coupons from us. · 你将不再收到我们的召回邮件和优惠券。</p>
+<form method="post" action="/unsubscribe?token=${token}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe · 退订</button></form>`,
+        ),
+      );
+  });
+
+  router.post('/unsubscribe', form, async (req, res, next) => {
+    try {
+      const token = typeof req.query.token === 'string' ? req.query.token : '';
+      const userId = verifyUnsubscribeToken(token, d.secret);
+      if (!userId) {
+        res.status(400).type('html').send(INVALID);
+        return;
+      }
+      await unsubscribe(d.db, userId);
+      d.onUnsubscribed?.();
+      res.status(200).type('html').send(page('Unsubscribed · 已退订', `<h1>You are unsubscribed · 已退订</h1><p>We will not email you again. · 我们不会再给你发送这类邮件。</p>`));
+    } catch (e) {
+      next(e);
+    }
+  });
+  return router;
+}

@@ -1,0 +1,36 @@
+/** Outreach knobs from config, taken once by the composition root. */
+import type { Config } from '../config.js';
+
+export interface OutreachSettings {
+  campaign: string;
+  holdoutFraction: number;
+  frequencyCapDays: number;
+  quiet: { start: string; end: string } | null;
+  coupon: { kind: 'percent' | 'amount'; value: number; currency: string; expiryDays: number };
+  conversionWindowDays: number;
+  maxAttempts: number;
+  backoffMs: number;
+  leaseSeconds: number;
+  from: string;
+  publicBaseUrl: string;
+  unsubscribeSecret: string;
+}
+
+export function outreachSettings(c: Config): OutreachSettings {
+  const [start, end] = c.QUIET_HOURS === 'off' ? [] : c.QUIET_HOURS.split('-');
+  return {
+    campaign: c.OUTREACH_CAMPAIGN,
+    holdoutFraction: c.HOLDOUT_FRACTION,
+    frequencyCapDays: c.FREQUENCY_CAP_DAYS,
+    quiet: start && end ? { start, end } : null,
+    coupon: { kind: c.COUPON_KIND, value: c.COUPON_VALUE, currency: c.COUPON_CURRENCY, expiryDays: c.COUPON_EXPIRY_DAYS },
+    conversionWindowDays: c.CONVERSION_WINDOW_DAYS,
+    maxAttempts: c.DELIVERY_MAX_ATTEMPTS,
+    backoffMs: c.DELIVERY_BACKOFF_MS,
+    leaseSeconds: c.DELIVERY_LEASE_SECONDS,
+    from: c.SMTP_FROM,
+    publicBaseUrl: (c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, ''),
+    // Without a configured secret, links are signed with a per-database secret (see unsubscribeSecret()).
+    unsubscribeSecret: c.UNSUBSCRIBE_SECRET ?? '',
+  };
+}

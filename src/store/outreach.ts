@@ -1,0 +1,249 @@
+/**
+ * The outbox: outreach rows, coupons, outbound webhook deliveries and their attempt log,
+ * and the settings switches. Senders claim a row with a conditional update and a lease, so
+ * two workers (or a sweep-restored job racing a slow original) can never send one row twice.
+ */
+import type { Queryable } from '../db/client.js';
+
+export interface OutreachRow {
+  id: number;
+  cycleId: string;
+  userId: string;
+  tier: string;
+  channel: string;
+  holdout: boolean;
+  state: string;
+  scheduledAt: Date;
+  attempts: number;
+  couponId: number | null;
+  messageId: string | null;
+}
+
+export interface PlannedRow {
+  userId: string;
+  tier: string;
+  channel: 'coupon' | 'email';
+  holdout: boolean;
+  scheduledAt: Date;
+  churnProbability: number;
+  coupon: { code: string; kind: string; value: number; currency: string | null; expiresAt: Date } | null;
+}
+
+/**
+ * Inserts a cycle's outreach rows and their coupons (one statement each, inside the caller's
+ * transaction). Unique per (user, cycle): re-planning a cycle inserts nothing twice.
+ * Returns the rows that are new.
+ */
+export async function insertPlanned(tx: Queryable, cycleId: string, campaign: string, modelRunId: number | null, rows: readonly PlannedRow[]): Promise<{ id: number; userId: string; holdout: boolean; channel: string; scheduledAt: Date }[]> {
+  if (rows.length === 0) return [];
+  const inserted = await tx.query<{ id: number; user_id: string; holdout: boolean; channel: string; scheduled_at: string }>(
+    `insert into outreach (cycle_id, campaign, model_run_id, user_id, tier, channel, holdout, state, scheduled_at, churn_probability)
+     select $1, $2, $3, t.user_id, t.tier, t.channel, t.holdout, case when t.holdout then 'skipped' else 'planned' end, t.at, t.p
+     from unnest($4::text[], $5::text[], $6::text[], $7::boolean[], $8::timestamptz[], $9::float8[]) as t(user_id, tier, channel, holdout, at, p)
+     on conflict (user_id, cycle_id) do nothing
+     returning id, user_id, holdout, channel, scheduled_at`,
+    [
+      cycleId,
+      campaign,
+      modelRunId,
+      rows.map((r) => r.userId),
+      rows.map((r) => r.tier),
+      rows.map((r) => r.channel),
+      rows.map((r) => r.holdout),
+      rows.map((r) => r.scheduledAt.toISOString()),
+      rows.map((r) => r.churnProbability),
+    ],
+  );
+  const byUser = new Map(rows.map((r) => [r.userId, r]));
+  const withCoupon = inserted.filter((r) => !r.holdout && byUser.get(r.user_id)?.coupon);
+  if (withCoupon.length) {
+    const coupons = await tx.query<{ id: number; outreach_id: number }>(
+      `insert into coupons (code, user_id, outreach_id, kind, value, currency, expires_at)
+       select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
+       returning id, outreach_id`,
+      [
+        withCoupon.map((r) => byUser.get(r.user_id)!.coupon!.code),
+        withCoupon.map((r) => r.user_id),
+        withCoupon.map((r) => r.id),
+        withCoupon.map((r) => byUser.get(r.user_id)!.coupon!.kind),
+        withCoupon.map((r) => byUser.get(r.user_id)!.coupon!.value),
+        withCoupon.map((r) => byUser.get(r.user_id)!.coupon!.currency),
+        withCoupon.map((r) => byUser.get(r.user_id)!.coupon!.expiresAt.toISOString()),
+      ],
+    );
+    await tx.query(`update outreach o set coupon_id = c.id from unnest($1::bigint[], $2::bigint[]) as c(id, outreach_id) where o.id = c.outreach_id`, [
+      coupons.map((c) => c.id),
+      coupons.map((c) => c.outreach_id),
+    ]);
+  }
+  return inserted.map((r) => ({ id: Number(r.id), userId: r.user_id, holdout: r.holdout, channel: r.channel, scheduledAt: new Date(r.scheduled_at) }));
+}
+
+export type Claim = { claimed: true; attempts: number } | { claimed: false; state: string | null };
+
+/** Takes a row for sending: planned, or sending with an expired lease (its sender died). */
+export async function claimOutreach(q: Queryable, id: number, leaseSeconds: number): Promise<Claim> {
+  const [row] = await q.query<{ attempts: number }>(
+    `update outreach set state = 'sending', attempts = attempts + 1, sending_at = now(), lease_until = now() + make_interval(secs => $2)
+     where id = $1 and not holdout and (state = 'planned' or (state = 'sending' and lease_until < now()))
+     returning attempts`,
+    [id, leaseSeconds],
+  );
+  if (row) return { claimed: true, attempts: Number(row.attempts) };
+  const [cur] = await q.query<{ state: string }>('select state from outreach where id = $1', [id]);
+  return { claimed: false, state: cur?.state ?? null };
+}
+
+export async function markOutreachSent(q: Queryable, id: number, messageId: string): Promise<void> {
+  await q.query(`update outreach set state = 'sent', sent_at = now(), message_id = $2, lease_until = null, last_error = null where id = $1 and state = 'sending'`, [id, messageId]);
+}
+
+/** A retryable failure: back to planned so the next attempt (or the sweep) can claim it. */
+export async function releaseOutreach(q: Queryable, id: number, error: string): Promise<void> {
+  await q.query(`update outreach set state = 'planned', lease_until = null, last_error = $2 where id = $1 and state = 'sending'`, [id, error.slice(0, 1000)]);
+}
+
+export async function failOutreach(q: Queryable, id: number, error: string): Promise<void> {
+  await q.query(`update outreach set state = 'failed', lease_until = null, last_error = $2 where id = $1 and state in ('planned','sending')`, [id, error.slice(0, 1000)]);
+}
+
+/** Everything a message to one outreach row needs, in one query. */
+export interface OutreachContext {
+  id: number;
+  userId: string;
+  tier: string;
+  channel: string;
+  email: string | null;
+  name: string | null;
+  locale: string | null;
+  timezone: string | null;
+  unsubscribed: boolean;
+  coupon: { code: string; kind: 'amount' | 'percent'; value: number; currency: string | null; expiresAt: Date } | null;
+  recommendations: { itemId: string; title: string; reason: unknown }[];
+}
+
+export async function outreachContext(q: Queryable, id: number, maxRecommendations = 4): Promise<OutreachContext | null> {
+  const [r] = await q.query<Record<string, unknown>>(
+    `select o.id, o.user_id, o.tier, o.channel, u.email, u.name, u.locale, u.timezone, u.unsubscribed_at is not null as unsubscribed,
+            c.code, c.kind, c.value, c.currency, c.expires_at,
+            coalesce((select jsonb_agg(jsonb_build_object('itemId', r.item_id, 'title', coalesce(i.title, r.item_id), 'reason', r.reason) order by r.rank)
+                      from recommendations r left join items i on i.id = r.item_id where r.user_id = o.user_id and r.rank <= $2), '[]'::jsonb) as recs
+     from outreach o join users u on u.id = o.user_id left join coupons c on c.id = o.coupon_id
+     where o.id = $1`,
+    [id, maxRecommendations],
+  );
+  if (!r) return null;
+  const recs = (typeof r.recs === 'string' ? JSON.parse(r.recs) : r.recs) as OutreachContext['recommendations'];
+  return {
+    id: Number(r.id),
+    userId: String(r.user_id),
+    tier: String(r.tier),
+    channel: String(r.channel),
+    email: (r.email as string | null) ?? null,
+    name: (r.name as string | null) ?? null,
+    locale: (r.locale as string | null) ?? null,
+    timezone: (r.timezone as string | null) ?? null,
+    unsubscribed: Boolean(r.unsubscribed),
+    coupon: r.code ? { code: String(r.code), kind: r.kind as 'amount' | 'percent', value: Number(r.value), currency: (r.currency as string | null) ?? null, expiresAt: new Date(r.expires_at as string) } : null,
+    recommendations: recs,
+  };
+}
+
+/** Rows the sweep must make sure have a job: planned, or sending with a dead sender's lease. */
+export async function pendingOutreach(q: Queryable, limit: number): Promise<{ id: number; scheduledAt: Date }[]> {
+  const rows = await q.query<{ id: number; scheduled_at: string }>(
+    `select id, scheduled_at from outreach
+     where not holdout and (state = 'planned' or (state = 'sending' and lease_until < now()))
+     order by scheduled_at limit $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ id: Number(r.id), scheduledAt: new Date(r.scheduled_at) }));
+}
+
+// --- outbound webhooks ------------------------------------------------------
+
+export interface WebhookEvent {
+  type: string;
+  /** Stable per logical event: `webhook-id` receivers dedupe on. */
+  messageId: string;
+  payload: Record<string, unknown>;
+}
+
+/** Adds a delivery row per enabled endpoint subscribed to each event (empty filter = all). */
+export async function enqueueWebhookEvents(tx: Queryable, events: readonly WebhookEvent[]): Promise<number[]> {
+  if (events.length === 0) return [];
+  const rows = await tx.query<{ id: number }>(
+    `insert into webhook_deliveries (endpoint_id, message_id, event_type, payload, next_attempt_at)
+     select e.id, t.message_id, t.type, t.payload::jsonb, now()
+     from unnest($1::text[], $2::text[], $3::text[]) as t(type, message_id, payload)
+     join webhook_endpoints e on e.enabled and (cardinality(e.event_types) = 0 or t.type = any(e.event_types))
+     on conflict (endpoint_id, message_id) do nothing
+     returning id`,
+    [events.map((e) => e.type), events.map((e) => e.messageId), events.map((e) => JSON.stringify(e.payload))],
+  );
+  return rows.map((r) => Number(r.id));
+}
+
+export async function claimDelivery(q: Queryable, id: number, leaseSeconds: number): Promise<{ url: string; secret: string; messageId: string; eventType: string; payload: Record<string, unknown>; attempts: number } | null> {
+  const [r] = await q.query<Record<string, unknown>>(
+    `update webhook_deliveries d set attempts = d.attempts + 1, lease_until = now() + make_interval(secs => $2)
+     from webhook_endpoints e
+     where d.id = $1 and e.id = d.endpoint_id and d.state = 'pending' and (d.lease_until is null or d.lease_until < now())
+     returning e.url, e.secret, d.message_id, d.event_type, d.payload, d.attempts`,
+    [id, leaseSeconds],
+  );
+  if (!r) return null;
+  return {
+    url: String(r.url),
+    secret: String(r.secret),
+    messageId: String(r.message_id),
+    eventType: String(r.event_type),
+    payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>,
+    attempts: Number(r.attempts),
+  };
+}
+
+export async function recordAttempt(
+  q: Queryable,
+  id: number,
+  attempt: number,
+  outcome: { status: number | null; durationMs: number; error?: string | undefined },
+  next: { state: 'delivered' | 'pending' | 'dead'; nextAttemptAt: Date | null },
+): Promise<void> {
+  await q.query(
+    `with a as (insert into webhook_attempts (delivery_id, attempt, status, duration_ms, error) values ($1, $2, $3, $4, $5))
+     update webhook_deliveries set state = $6, last_status = $3, last_error = $5, last_duration_ms = $4, next_attempt_at = $7, lease_until = null,
+       delivered_at = case when $6 = 'delivered' then now() else delivered_at end
+     where id = $1`,
+    [id, attempt, outcome.status, outcome.durationMs, outcome.error ?? null, next.state, next.nextAttemptAt?.toISOString() ?? null],
+  );
+}
+
+export async function pendingDeliveries(q: Queryable, limit: number): Promise<{ id: number; nextAttemptAt: Date }[]> {
+  const rows = await q.query<{ id: number; next_attempt_at: string | null }>(
+    `select id, next_attempt_at from webhook_deliveries where state = 'pending' and (lease_until is null or lease_until < now()) order by next_attempt_at nulls first limit $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ id: Number(r.id), nextAttemptAt: r.next_attempt_at ? new Date(r.next_attempt_at) : new Date(0) }));
+}
+
+// --- settings -----------------------------------------------------------------
+
+export async function getSetting<T>(q: Queryable, key: string): Promise<T | null> {
+  const [r] = await q.query<{ value: unknown }>('select value from settings where key = $1', [key]);
+  return r ? ((typeof r.value === 'string' ? JSON.parse(r.value) : r.value) as T) : null;
+}
+
+export async function setSetting(q: Queryable, key: string, value: unknown, by: string): Promise<void> {
+  await q.query(
+    `insert into settings (key, value, updated_by) values ($1, $2::jsonb, $3)
+     on conflict (key) do update set value = excluded.value, updated_at = now(), updated_by = excluded.updated_by`,
+    [key, value, by], // the value itself: both drivers serialise a jsonb parameter
+  );
+}
+
+export const OUTREACH_PAUSED = 'outreach.paused';
+
+export async function isOutreachPaused(q: Queryable): Promise<boolean> {
+  return (await getSetting<boolean>(q, OUTREACH_PAUSED)) === true;
+}
