@@ -15,7 +15,7 @@ import { describeIssues, ItemProfile, parseEvent, toRecords, UserProfile, Id, ty
 import { ValidationError } from '../domain/errors.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { createBatchWriter, type BatchWriter } from '../store/batch-writer.js';
+import { analyzeTables, createBatchWriter, type BatchWriter } from '../store/batch-writer.js';
 
 export type FileKind = 'events' | 'items' | 'users';
 
@@ -245,6 +245,7 @@ export async function importFiles(deps: ImportDeps, req: ImportRequest): Promise
     report.files.push(await passFile(f.file, f.kind, 'write', req, writer, report));
   }
   await writer.flush();
+  await analyzeTables(deps.db);
   report.written = true;
   deps.log.info({ files: report.files, badTotal: report.badTotal }, 'import finished');
   return report;

@@ -6,7 +6,7 @@ import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { generateCatalog } from '../synth/catalog.js';
 import { generateUsers } from '../synth/platform.js';
-import { createBatchWriter } from '../store/batch-writer.js';
+import { analyzeTables, createBatchWriter } from '../store/batch-writer.js';
 
 export interface SeedOptions {
   users: number;
@@ -39,6 +39,7 @@ export async function seedPlatform(d: { db: Database; log: Logger }, o: SeedOpti
     if (users % 1000 === 0) o.onProgress?.(users, events);
   }
   const stats = await writer.flush();
+  await analyzeTables(d.db);
   o.onProgress?.(users, events);
   d.log.info({ users, items: items.length, events, inserted: stats.inserted }, 'seeded');
   return { users, items: items.length, events, inserted: stats.inserted, duplicates: stats.duplicates };

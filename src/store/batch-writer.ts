@@ -22,6 +22,11 @@ export interface BatchWriter {
   readonly stats: BatchWriterStats;
 }
 
+/** Refreshes planner statistics after a bulk load: fresh tables otherwise get nested-loop plans. */
+export async function analyzeTables(db: Pick<Database, 'query'>): Promise<void> {
+  await db.query('analyze users, items, events');
+}
+
 export function createBatchWriter(db: Pick<Database, 'query' | 'kind'>, opts: { batchSize?: number; concurrency?: number } = {}): BatchWriter {
   const batchSize = opts.batchSize ?? 2000;
   // PGlite is one connection: more in flight only queues.
