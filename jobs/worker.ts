@@ -15,6 +15,8 @@ export interface WorkerOptions {
   connection: Redis;
   prefix: string;
   concurrency: { scoring: number; delivery: number };
+  /** BullMQ lock: a dead worker's job is picked up again once it lapses. Default 30 s. */
+  lockSeconds?: number;
   handlers: Handlers;
   ctx: HandlerContext;
   /** Called when a job finishes either way (metrics hook). */
@@ -66,8 +68,8 @@ export function startWorkers(o: WorkerOptions): Workers {
       concurrency,
       settings: { backoffStrategy: backoffDelay },
       // A crashed worker's job is picked up again after this; the DB lease guards the row meanwhile.
-      lockDuration: 60_000,
-      stalledInterval: 30_000,
+      lockDuration: (o.lockSeconds ?? 30) * 1000,
+      stalledInterval: (o.lockSeconds ?? 30) * 1000,
     });
     w.on('error', (err) => o.ctx.log.error({ err, queue }, 'worker error'));
     return w;

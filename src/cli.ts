@@ -254,6 +254,7 @@ program
       connection: jobs.redis,
       prefix: rt.config.QUEUE_PREFIX,
       concurrency: { scoring: 1, delivery: o.concurrency ?? rt.config.WORKER_CONCURRENCY },
+      lockSeconds: rt.config.JOB_LOCK_SECONDS,
       handlers,
       ctx: jobs.ctx,
     });

@@ -116,7 +116,8 @@ const spec = {
   CONVERSION_WINDOW_DAYS: { schema: int(1, 365), default: '14' },
   DELIVERY_MAX_ATTEMPTS: { schema: int(1, 50), default: '8' },
   DELIVERY_BACKOFF_MS: { schema: int(10, 86_400_000), default: '30000' },
-  DELIVERY_LEASE_SECONDS: { schema: int(5, 3600), default: '120' },
+  DELIVERY_LEASE_SECONDS: { schema: int(1, 3600), default: '120' },
+  JOB_LOCK_SECONDS: { schema: int(2, 3600), default: '30' },
 } as const;
 
 type Spec = typeof spec;

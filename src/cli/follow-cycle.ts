@@ -5,11 +5,11 @@ import type { Database } from '../db/client.js';
 import { AppError } from '../domain/errors.js';
 import { cycleFinished, cycleStatus, type CycleStatus } from '../services/cycle-status.js';
 
-export async function followCycle(db: Database, queues: Queues, cycleId: string, timeoutMs: number, say: (line: string) => void): Promise<CycleStatus> {
+export async function followCycle(db: Database, queues: Queues, cycleId: string, timeoutMs: number, say: (line: string) => void, now: () => Date = () => new Date()): Promise<CycleStatus> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
-    const s = await cycleStatus(db, cycleId);
+    const s = await cycleStatus(db, cycleId, now());
     const stage = !s.rescoreRunId
       ? 'fitting models'
       : !s.scoringDone

@@ -15,7 +15,7 @@ export interface CycleStatus {
   webhooks: { pending: number; delivered: number; dead: number };
 }
 
-export async function cycleStatus(q: Queryable, cycleId: string): Promise<CycleStatus> {
+export async function cycleStatus(q: Queryable, cycleId: string, now: Date = new Date()): Promise<CycleStatus> {
   const [c] = await q.query<{ status: string; rescore_run_id: number | null; recommend_run_id: number | null; planned: number | null; holdout: number | null; run_status: string | null; scored: number }>(
     `select c.status, c.rescore_run_id, c.recommend_run_id, c.planned, c.holdout, m.status as run_status,
             (select count(*)::int from user_scores s where s.model_run_id = c.rescore_run_id) as scored
@@ -25,10 +25,10 @@ export async function cycleStatus(q: Queryable, cycleId: string): Promise<CycleS
   const [o] = await q.query<Record<string, number>>(
     `select count(*) filter (where state = 'planned')::int as planned, count(*) filter (where state = 'sending')::int as sending,
             count(*) filter (where state = 'sent')::int as sent, count(*) filter (where state = 'failed')::int as failed,
-            count(*) filter (where state in ('planned','sending') and scheduled_at <= now())::int as due,
-            count(*) filter (where state = 'planned' and scheduled_at > now())::int as delayed
+            count(*) filter (where state in ('planned','sending') and scheduled_at <= $2)::int as due,
+            count(*) filter (where state = 'planned' and scheduled_at > $2)::int as delayed
      from outreach where cycle_id = $1 and not holdout`,
-    [cycleId],
+    [cycleId, now.toISOString()],
   );
   const [w] = await q.query<Record<string, number>>(
     `select count(*) filter (where d.state = 'pending')::int as pending, count(*) filter (where d.state = 'delivered')::int as delivered,

@@ -75,6 +75,13 @@ export async function deliverEmail(d: DeliverDeps, s: OutreachSettings, outreach
       user: { name: ctx.name, email: ctx.email },
       recommendations: ctx.recommendations.map((r) => ({ itemId: r.itemId, title: r.title, reason: r.reason as RecommendationReason })),
       ...(ctx.coupon ? { coupon: ctx.coupon } : {}),
+      // Titles of the items reasons point at ("because you bought 《X》").
+      relatedTitles: Object.fromEntries(
+        ctx.recommendations.flatMap((r) => {
+          const id = (r.reason as { itemId?: string }).itemId;
+          return id && r.reasonTitle ? [[id, r.reasonTitle]] : [];
+        }),
+      ),
       unsubscribeUrl,
       now: d.now(),
     });

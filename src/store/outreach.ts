@@ -38,8 +38,8 @@ export async function insertPlanned(tx: Queryable, cycleId: string, campaign: st
   if (rows.length === 0) return [];
   const inserted = await tx.query<{ id: number; user_id: string; holdout: boolean; channel: string; scheduled_at: string }>(
     `insert into outreach (cycle_id, campaign, model_run_id, user_id, tier, channel, holdout, state, scheduled_at, churn_probability)
-     select $1, $2, $3, t.user_id, t.tier, t.channel, t.holdout, case when t.holdout then 'skipped' else 'planned' end, t.at, t.p
-     from unnest($4::text[], $5::text[], $6::text[], $7::boolean[], $8::timestamptz[], $9::float8[]) as t(user_id, tier, channel, holdout, at, p)
+     select $1, $2, $3, t.user_id, t.tier, t.channel, t.holdout::boolean, case when t.holdout::boolean then 'skipped' else 'planned' end, t.at, t.p
+     from unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::float8[]) as t(user_id, tier, channel, holdout, at, p)
      on conflict (user_id, cycle_id) do nothing
      returning id, user_id, holdout, channel, scheduled_at`,
     [
@@ -49,7 +49,7 @@ export async function insertPlanned(tx: Queryable, cycleId: string, campaign: st
       rows.map((r) => r.userId),
       rows.map((r) => r.tier),
       rows.map((r) => r.channel),
-      rows.map((r) => r.holdout),
+      rows.map((r) => String(r.holdout)), // as text: postgres.js binds a boolean array as a scalar
       rows.map((r) => r.scheduledAt.toISOString()),
       rows.map((r) => r.churnProbability),
     ],
@@ -119,15 +119,17 @@ export interface OutreachContext {
   timezone: string | null;
   unsubscribed: boolean;
   coupon: { code: string; kind: 'amount' | 'percent'; value: number; currency: string | null; expiresAt: Date } | null;
-  recommendations: { itemId: string; title: string; reason: unknown }[];
+  recommendations: { itemId: string; title: string; reason: unknown; reasonTitle: string | null }[];
 }
 
 export async function outreachContext(q: Queryable, id: number, maxRecommendations = 4): Promise<OutreachContext | null> {
   const [r] = await q.query<Record<string, unknown>>(
     `select o.id, o.user_id, o.tier, o.channel, u.email, u.name, u.locale, u.timezone, u.unsubscribed_at is not null as unsubscribed,
             c.code, c.kind, c.value, c.currency, c.expires_at,
-            coalesce((select jsonb_agg(jsonb_build_object('itemId', r.item_id, 'title', coalesce(i.title, r.item_id), 'reason', r.reason) order by r.rank)
-                      from recommendations r left join items i on i.id = r.item_id where r.user_id = o.user_id and r.rank <= $2), '[]'::jsonb) as recs
+            coalesce((select jsonb_agg(jsonb_build_object('itemId', r.item_id, 'title', coalesce(i.title, r.item_id), 'reason', r.reason,
+                                                      'reasonTitle', ri.title) order by r.rank)
+                      from recommendations r left join items i on i.id = r.item_id left join items ri on ri.id = r.reason->>'itemId'
+                      where r.user_id = o.user_id and r.rank <= $2), '[]'::jsonb) as recs
      from outreach o join users u on u.id = o.user_id left join coupons c on c.id = o.coupon_id
      where o.id = $1`,
     [id, maxRecommendations],

@@ -164,7 +164,7 @@ export const ZH_TYPE_WORD = { course: '视频课', column: '专栏', audiobook: 
 export const EN_TYPE_WORD = { course: 'video course', column: 'column', audiobook: 'audiobook', membership: 'membership' } as const;
 
 export const ZH_TEACHERS = ['王磊', '李静', '张伟', '刘洋', '陈晨', '杨帆', '赵敏', '黄勇', '周婷', '吴昊', '徐丽', '孙悦', '马骏', '胡歌', '郭靖', '林晓'];
-export const ZH_TEACHER_BIO = ['前互联网大厂总监', '高校副教授', '十年一线从业者', '畅销书作者', '资深咨询顾问', '知名博主', '国家二级心理咨询师', '注册会计师'];
+export const ZH_TEACHER_BIO = ['前互联网大厂总监', '高校副教授', '十年一线从业者', '畅销书作者', '资深咨询顾问', '知名博主', '行业研究员', '连续创业者'];
 export const EN_TEACHERS = ['Sarah Chen', 'David Miller', 'Emma Wilson', 'James Carter', 'Olivia Brown', 'Daniel Lee', 'Grace Taylor', 'Michael Zhang'];
 export const EN_TEACHER_BIO = ['a former Google lead', 'a university lecturer', 'a bestselling author', 'a practitioner with fifteen years in the field', 'a startup founder'];
 

@@ -79,7 +79,7 @@ export function generateCatalog(opts: CatalogOptions): ItemRecord[] {
   const items: ItemRecord[] = [];
   let series = 0;
 
-  const memberships = Math.max(2, Math.round(size * 0.04));
+  const memberships = Math.max(2, Math.round(size * 0.05));
   const contentSlots = size - memberships;
   const totalWeight = TOPICS.reduce((s, t) => s + t.weight, 0);
   // Largest-remainder split of content slots across topics by audience weight.
@@ -129,11 +129,11 @@ export function generateCatalog(opts: CatalogOptions): ItemRecord[] {
     }
   });
 
-  // Memberships: topic clubs billed monthly or yearly, from the most popular topics down.
+  // Memberships: a monthly club per topic (most popular first), then yearly plans.
   const byWeight = TOPICS.map((t, i) => [t.weight, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   for (let m = 0; m < memberships; m++) {
-    const topic = TOPICS[(byWeight[Math.floor(m / 2) % byWeight.length] as readonly [number, number])[1]] as TopicContent;
-    const yearly = m % 2 === 1;
+    const topic = TOPICS[(byWeight[m % byWeight.length] as readonly [number, number])[1]] as TopicContent;
+    const yearly = Math.floor(m / TOPICS.length) % 2 === 1;
     const english = m === 2 || (m > 3 && rng.chance(0.15));
     series++;
     const id = itemId(series, 1);
@@ -177,7 +177,8 @@ export function itemTraits(item: ItemRecord): ItemTraits {
   const h1 = unitFromHash(hashString(item.id, 17)) || 1e-9;
   const h2 = unitFromHash(hashString(item.id, 29));
   const z = Math.sqrt(-2 * Math.log(h1)) * Math.cos(2 * Math.PI * h2);
-  const popularity = Math.exp(0.9 * z) * (part > 1 ? 0.35 : 1);
+  // Later parts rarely sell to someone without the earlier ones.
+  const popularity = Math.exp(0.9 * z) * (part > 1 ? 0.12 : 1);
   return { seriesKey, part, lessons: type === 'membership' ? 0 : lessonCount(item.id, type), periodDays, popularity };
 }
 
@@ -235,7 +236,7 @@ function uniqueBase(rng: Rng, topic: TopicContent, type: ContentType, english: b
 function seriesTitle(base: string, part: number, length: number, english: boolean): string {
   if (length === 1) return base;
   if (english) return `${base}, ${EN_PARTS[part] ?? `Part ${part}`}`;
-  if (length === 2) return `${base}${ZH_PARTS_2[part - 1]}`;
+  if (length === 2) return base.endsWith('）') ? `${base}·${part === 1 ? '上册' : '下册'}` : `${base}${ZH_PARTS_2[part - 1]}`;
   return `${base}·${ZH_SEASON[part] ?? `第${part}季`}`;
 }
 

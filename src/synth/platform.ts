@@ -3,20 +3,27 @@
  * stream they produce, for the demo, tests and benchmarks at any size.
  *
  * Behaviour model (one user at a time, in weekly steps from signup to `end`):
- * - Latent traits: loyalty ℓ ∈ (0, 1), activity (views a week), diligence (how much of
- *   what they buy they actually study), 1–3 favourite topics with Dirichlet weights, and
- *   a taste for subscriptions and coupons.
- * - Engagement `e` wanders around 1 (AR(1)); views and study sessions scale with it.
- * - Each active week the user starts to leave with a hazard that rises with low
- *   loyalty and with observable signals: no purchase yet, paid-but-never-started items,
- *   a recent refund, a recent failed payment, auto-renew switched off, an engagement
- *   dip; finishing a course lowers it. Leaving is not instant: engagement fades over 2–7
- *   weeks (fewer views, little study, few purchases; subscribers often switch auto-renew
- *   off or their card fails), then the user goes quiet. A quiet user may come back
- *   (sometimes through a win-back coupon), and a forgotten subscription may keep renewing.
- * - Purchases follow topic tastes plus item popularity, and sequels within a series are
- *   bought after earlier parts, so co-purchase carries signal beyond popularity.
+ * - Latent traits: loyalty ℓ ∈ (0, 1); intensity (log-normal: heavy users browse, study
+ *   and buy more); diligence (how much of what they buy they study); 1–3 favourite
+ *   topics with Dirichlet weights; a taste for subscriptions and for coupons.
+ * - Engagement `e` wanders around 1 (AR(1) on the log scale); views, study sessions and
+ *   purchases scale with it.
+ * - Buying: many buy right after signing up; later purchases mostly follow days or weeks
+ *   of viewing the item (some considered items are dropped), some are impulses. Items
+ *   follow topic tastes × popularity; finishing a part of a series often leads to the
+ *   next part, so co-purchase carries signal beyond popularity. Memberships renew every
+ *   month or year and unlock their topic's content, which members then study.
+ * - Leaving: each active week the user starts to leave with a hazard that rises with
+ *   low loyalty and with what the events show: no purchase yet, paid-but-never-started
+ *   items, a recent refund or failed payment, auto-renew switched off, an engagement dip;
+ *   studying lately and having finished something lower it. Leaving takes 4–12 weeks:
+ *   study stops first, views and purchases fade, subscribers often switch auto-renew off
+ *   or their card fails; then the user goes quiet. Quiet users come back at a rate that
+ *   grows with their history (purchases, finished items), sometimes through a win-back
+ *   coupon, and a forgotten subscription may keep renewing.
  *
+ * So churn (no purchase or renewal in the next 90 days) is noisy but learnable from
+ * recency together with engagement, completion, cancellations, failed payments and trend.
  * Each user is simulated from its own PRNG stream (seed, index), so any range of users
  * can be generated independently and memory stays constant.
  */
@@ -48,7 +55,7 @@ export interface PlatformOptions {
 export interface UserTruth {
   /** Latent loyalty in (0, 1): higher stays longer and buys more. */
   loyalty: number;
-  /** When the user went quiet for good (end of their fade-out), or null if active at `end`. */
+  /** When the user went quiet and stayed quiet until `end` (the end of their fade-out), or null if active or still fading at `end`. */
   churnedAt: Date | null;
   /** The user's favourite categories, strongest first. */
   topics: string[];
@@ -183,8 +190,45 @@ const HOUR_CUM = (() => {
   return c;
 })();
 
-export const PROBE: { at: number; state: Record<string, number> | null } = { at: -1, state: null };
-export const K = { views: 0.5, buy: 0.05, hazard: -4.4, study: 0.6, intensitySd: 0.8, loy: 3.2, unstarted: 1, refund: 1.5, failed: 1.5, cancel: 2, dip: 2.5, studying: 0, finished: 0.5, firstBuy: 2.5, retBuy: 0.004, retFin: 0.01, retLoyBase: 0.5 };
+/**
+ * Behaviour knobs, tuned so that ~16 events per user come out and churn (no purchase or
+ * renewal in 90 days) is learnable beyond recency; see test/unit/synth/platform.test.ts.
+ */
+const K = {
+  /** Browsing views a week at engagement 1, before intensity and loyalty. */
+  views: 0.3,
+  /** Views of an item while considering it, beyond the first (Poisson mean). */
+  considerViews: 0.8,
+  /** Chance a week of starting a study session on an item in progress, before diligence. */
+  study: 0.45,
+  /** Purchases a week at engagement 1, before intensity and loyalty. */
+  buy: 0.07,
+  /** Spread (log-normal sigma) of intensity across users. */
+  intensitySd: 0.8,
+  /** Chance of buying right after signup, before loyalty. */
+  intent: 0.4,
+  intentDelayDays: 1.5,
+  /** Purchase boost in the first weeks for users who have not bought yet. */
+  firstBuy: 2.5,
+  /** Share of users who like subscriptions. */
+  memberShare: 0.35,
+  /** Signup times are start + span · u^growth: below 1, a growing platform. */
+  growth: 0.6,
+  // Weekly hazard of starting to leave, as log-odds terms.
+  hazard: -4.1,
+  loy: 3.2,
+  unstarted: 1,
+  refund: 1.5,
+  failed: 1.5,
+  cancel: 2,
+  dip: 3.5,
+  studying: 0.5,
+  finished: 0.5,
+  // Weekly comeback rate once quiet: per past purchase, per finished item, times (base + loyalty).
+  retBuy: 0.004,
+  retFin: 0.01,
+  retLoyBase: 0.5,
+} as const;
 
 /** Share of considered items that end in a purchase. */
 const CONSIDER_BUY = 0.65;
@@ -202,6 +246,8 @@ class UserSim {
   private oDone = new Int32Array(this.cap);
   private oBought = new Float64Array(this.cap);
   private oStart = new Float64Array(this.cap);
+  /** 1 when the item came with a membership rather than a purchase. */
+  private oVia = new Uint8Array(this.cap);
   private oCount = 0;
   private readonly promos: Float64Array;
   private readonly startMs: number;
@@ -272,18 +318,20 @@ class UserSim {
     this.loyalty = loyalty;
     // Intensity: how much of their life the platform takes. Heavy users browse, study and buy more.
     const intensity = Math.exp(K.intensitySd * rng.normal() - K.intensitySd * K.intensitySd / 2);
-    const activity = K.views * intensity * (0.5 + 0.6 * loyalty);
+    const activity = K.views * 0.8 * intensity * (0.5 + 0.6 * loyalty);
     this.diligence = 1 / (1 + Math.exp(-(0.9 * rng.normal() + 2.5 * (loyalty - 0.5))));
-    this.memberTaste = rng.chance(0.35) ? 0.3 + 0.3 * loyalty : 0.01;
+    this.memberTaste = rng.chance(K.memberShare) ? 0.35 + 0.3 * loyalty : 0.01;
     this.couponTaste = rng.next();
     const purchaseRate = K.buy * Math.pow(intensity, 0.9) * (0.25 + loyalty) * Math.exp(0.2 * rng.normal());
     this.drawTastes(rng);
 
     // A growing platform: signups densify toward `end`.
     const span = end - this.startMs;
-    const signup = Math.min(end - MINUTE, this.startMs + span * Math.pow(rng.next(), 0.75));
+    const signup = Math.min(end - MINUTE, this.startMs + span * Math.pow(rng.next(), K.growth));
     this.signupMs = signup;
     this.push(signup, 'signup', -1, null, null);
+    // Many sign up to buy something specific, within hours or days.
+    if (rng.chance(K.intent + 0.3 * loyalty)) this.purchase(signup + MINUTE + rng.exponential(K.intentDelayDays * DAY), null, ACTIVE);
 
     let phase = ACTIVE;
     let x = 0.4 * rng.normal();
@@ -324,7 +372,6 @@ class UserSim {
         e *= fadeFactor;
       }
 
-      if (PROBE.at >= w && PROBE.at < we) PROBE.state = { phase, e, purchaseRate, loyalty, intensity, sub: this.subItem >= 0 ? (this.subAutoRenew ? 2 : 1) : 0, h: this.hazardLogit(w, week, e) };
       if (phase === ACTIVE) {
         const h = this.hazardLogit(w, week, e);
         if (rng.next() < 1 / (1 + Math.exp(-h))) {
@@ -345,7 +392,7 @@ class UserSim {
 
       const boost = week === 0 ? 2.5 : week === 1 ? 1.5 : 1;
       // Browsing.
-      const views = rng.poisson(0.8 * activity * e * boost);
+      const views = rng.poisson(activity * e * boost);
       for (let v = 0; v < views; v++) {
         const t = week === 0 && v === 0 ? signup + rng.exponential(20 * MINUTE) : this.when(w, we);
         if (t >= end) continue;
@@ -393,7 +440,7 @@ class UserSim {
         signupAt: new Date(signup),
       },
       events,
-      truth: { loyalty, churnedAt: churnedAt >= 0 && churnedAt < end ? new Date(churnedAt) : null, topics },
+      truth: { loyalty, churnedAt: churnedAt >= 0 ? new Date(Math.min(churnedAt, end - 1)) : null, topics },
     };
   }
 
@@ -403,7 +450,7 @@ class UserSim {
     if (this.purchases === 0) h += week < 6 ? 2.6 : 1.2;
     let unstarted = 0;
     for (let k = 0; k < this.oCount; k++) {
-      if (this.oState[k] === UNSTARTED && (this.oStart[k] as number) > w && (this.oBought[k] as number) < w - 14 * DAY) unstarted++;
+      if (this.oState[k] === UNSTARTED && !this.oVia[k] && (this.oStart[k] as number) > w && (this.oBought[k] as number) < w - 14 * DAY) unstarted++;
     }
     h += K.unstarted * Math.min(unstarted, 3);
     if (this.lastRefund <= w && this.lastRefund > w - 8 * WEEK) h += K.refund;
@@ -420,7 +467,9 @@ class UserSim {
     const k = 1 + rng.weighted([0.4, 0.4, 0.2]);
     const favs: number[] = [];
     const weights: number[] = [];
-    while (favs.length < Math.min(k, m.categories.length)) {
+    let candidates = 0;
+    for (let c = 0; c < m.categories.length; c++) if ((m.content[c] as Int32Array).length > 0) candidates++;
+    while (favs.length < Math.min(k, candidates)) {
       const c = pickCumulative(m.categoryCum, rng.next());
       if (favs.includes(c)) continue;
       favs.push(c);
@@ -448,7 +497,12 @@ class UserSim {
       }
       if (choice >= 0) return choice;
     }
-    const c = rng.chance(0.85) ? (this.favs[rng.weighted(this.favWeights)] as number) : pickCumulative(m.categoryCum, rng.next());
+    const c =
+      this.subItem >= 0 && rng.chance(0.6)
+        ? (m.category[this.subItem] as number)
+        : rng.chance(0.85)
+          ? (this.favs[rng.weighted(this.favWeights)] as number)
+          : pickCumulative(m.categoryCum, rng.next());
     if (buying && this.subItem < 0 && rng.chance(this.memberTaste)) {
       const mem = m.memberships[c] as Int32Array;
       if (mem.length > 0) return mem[rng.int(mem.length)] as number;
@@ -474,6 +528,13 @@ class UserSim {
     if (lookFirst && rng.chance(0.85)) {
       const tv = Math.max(this.signupMs + MINUTE, t - rng.exponential(8 * HOUR));
       if (tv < t) this.push(tv, 'view', item, null, null);
+    }
+    if (!membership && this.subItem >= 0 && m.category[item] === m.category[this.subItem]) {
+      // Included in their membership: they just start it.
+      this.owned[item] = 1;
+      this.push(t, 'view', item, null, null);
+      this.addOwned(item, t, rng.chance(0.85) ? t + rng.exponential(2 * DAY) : Infinity, 1);
+      return;
     }
     const price = m.price[item] as number;
     let amount = price;
@@ -515,7 +576,7 @@ class UserSim {
     if (item < 0 || this.cCount === this.cItem.length || t >= this.endMs) return;
     const rng = this.rng;
     const span = DAY + Math.min(40 * DAY, rng.exponential(10 * DAY));
-    const views = 1 + rng.poisson(1.5);
+    const views = 1 + rng.poisson(K.considerViews);
     for (let v = 0; v < views; v++) this.push(t + (v === 0 ? 0 : rng.next() * span), 'view', item, null, null);
     const k = this.cCount++;
     this.cItem[k] = item;
@@ -539,7 +600,7 @@ class UserSim {
     }
   }
 
-  private addOwned(item: number, bought: number, start: number): number {
+  private addOwned(item: number, bought: number, start: number, via = 0): number {
     if (this.oCount === this.cap) {
       this.cap *= 2;
       this.oItem = grow(this.oItem, new Int32Array(this.cap));
@@ -547,6 +608,7 @@ class UserSim {
       this.oDone = grow(this.oDone, new Int32Array(this.cap));
       this.oBought = grow(this.oBought, new Float64Array(this.cap));
       this.oStart = grow(this.oStart, new Float64Array(this.cap));
+      this.oVia = grow(this.oVia, new Uint8Array(this.cap));
     }
     const k = this.oCount++;
     this.oItem[k] = item;
@@ -554,6 +616,7 @@ class UserSim {
     this.oDone[k] = 0;
     this.oBought[k] = bought;
     this.oStart[k] = start;
+    this.oVia[k] = via;
     return k;
   }
 
@@ -577,7 +640,11 @@ class UserSim {
       const lo = Math.max(w, start);
       let t1 = this.when(lo, we);
       let t2 = rng.next() < pSession * 0.35 ? this.when(lo, we) : Infinity;
-      if (t2 < t1) [t1, t2] = [t2, t1];
+      if (t2 < t1) {
+        const swap = t1;
+        t1 = t2;
+        t2 = swap;
+      }
       const item = this.oItem[k] as number;
       const lessons = m.lessons[item] as number;
       for (let s = 0; s < 2; s++) {
@@ -612,7 +679,7 @@ class UserSim {
       const item = this.subItem;
       if (t >= this.endMs) return;
       if (!this.subAutoRenew) {
-        this.subItem = -1;
+        this.endSubscription();
         return;
       }
       const pFail = phase === ACTIVE ? 0.04 : phase === FADING ? 0.35 : 0.45;
@@ -625,7 +692,7 @@ class UserSim {
           if (tr < this.endMs) this.push(tr, 'renewal', item, m.price[item] as number, null);
           this.subNext = t + (m.periodDays[item] as number) * DAY;
         } else {
-          this.subItem = -1;
+          this.endSubscription();
         }
         continue;
       }
@@ -633,13 +700,20 @@ class UserSim {
         // Noticed the charge coming and switched it off.
         const tc = Math.max(w, t - rng.range(0, 3) * DAY);
         this.push(tc, 'subscription_cancel', item, null, null);
-        this.subItem = -1;
+        this.endSubscription();
         return;
       }
       this.push(t, 'renewal', item, m.price[item] as number, null);
       this.subNext = t + (m.periodDays[item] as number) * DAY;
     }
-    void w;
+  }
+
+  /** The membership lapses, and with it access to what it unlocked. */
+  private endSubscription(): void {
+    this.subItem = -1;
+    for (let k = 0; k < this.oCount; k++) {
+      if (this.oVia[k] && (this.oState[k] === UNSTARTED || this.oState[k] === STUDYING)) this.oState[k] = ABANDONED;
+    }
   }
 
   private cancelSubscription(t: number): void {

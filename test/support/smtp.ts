@@ -54,6 +54,8 @@ export interface TestSmtpServerOptions {
   onMessage?: MessageHook;
   /** Largest message in bytes (SIZE extension); default 10 MB. */
   size?: number;
+  /** Port to listen on; default a free one (pass the port of `unusedSmtpUrl()` to bring a "down" server up). */
+  port?: number;
 }
 
 export type RecipientHook = (address: string, session: SMTPServerSession) => SmtpRejection | undefined | null;
@@ -137,7 +139,7 @@ export async function startSmtpServer(opts: TestSmtpServerOptions = {}): Promise
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
