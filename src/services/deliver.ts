@@ -36,7 +36,7 @@ export class RetryLaterError extends Error {
   }
 }
 
-export type EmailOutcome = 'sent' | 'already_done' | 'busy' | 'skipped' | 'failed';
+export type EmailOutcome = 'sent' | 'already_done' | 'skipped' | 'failed';
 
 export interface DeliverDeps {
   db: Database;
@@ -56,8 +56,10 @@ export async function deliverEmail(d: DeliverDeps, s: OutreachSettings, outreach
   if (await isOutreachPaused(d.db)) throw new RetryLaterError('outreach is paused', Math.max(60_000, s.backoffMs));
   const claim = await claimOutreach(d.db, outreachId, s.leaseSeconds);
   if (!claim.claimed) {
-    // Sent, failed or skipped already: nothing to do. Leased by a live sender: it owns the row.
-    return claim.state === 'sending' ? 'busy' : 'already_done';
+    // Sent, failed or skipped already: nothing to do. Leased by another sender: look again when
+    // the lease runs out — if that sender died, this job finishes the row.
+    if (claim.state === 'sending') throw new RetryLaterError(`outreach ${outreachId} is leased by another sender`, s.leaseSeconds * 1000);
+    return 'already_done';
   }
   const ctx = await outreachContext(d.db, outreachId);
   if (!ctx) return 'already_done';
@@ -103,10 +105,15 @@ export async function deliverEmail(d: DeliverDeps, s: OutreachSettings, outreach
 }
 
 export type WebhookOutcome = 'delivered' | 'busy' | 'dead';
+// 'busy' for webhooks: the row is no longer pending (delivered or dead by another sender).
 
 export async function deliverWebhook(d: DeliverDeps, s: OutreachSettings, deliveryId: number): Promise<WebhookOutcome> {
   const row = await claimDelivery(d.db, deliveryId, s.leaseSeconds);
-  if (!row) return 'busy';
+  if (!row) {
+    const [cur] = await d.db.query<{ state: string }>('select state from webhook_deliveries where id = $1', [deliveryId]);
+    if (cur?.state === 'pending') throw new RetryLaterError(`webhook delivery ${deliveryId} is leased by another sender`, s.leaseSeconds * 1000);
+    return 'busy';
+  }
   const res = await sendWebhook({
     url: row.url,
     secret: row.secret,

@@ -36,6 +36,7 @@ export function testJobs(o: {
 }): TestJobs {
   const prefix = uniquePrefix();
   const redis = new Redis(o.redisUrl ?? inject('redisUrl'), { maxRetriesPerRequest: null });
+  redis.on('error', () => {}); // a test that kills its Redis sees the reconnect attempts; the assertions tell what matters
   const queues = openQueues(redis, prefix);
   const config = loadConfig({ DELIVERY_BACKOFF_MS: '50', DELIVERY_LEASE_SECONDS: '5', QUIET_HOURS: 'off', ...o.env });
   const mailer = createMailer({ smtpUrl: o.smtpUrl, outboxDir: 'outbox-test', log: silentLogger });
