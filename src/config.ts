@@ -87,6 +87,13 @@ const spec = {
   SLACK_BOT_TOKEN: { schema: z.string().regex(/^xox[bp]-/, 'expected a bot token starting with xoxb-').optional(), default: undefined },
   SLACK_APP_TOKEN: { schema: z.string().regex(/^xapp-/, 'expected an app-level token starting with xapp-').optional(), default: undefined },
   SLACK_API_URL: { schema: url(['http', 'https']), default: 'https://slack.com/api/' },
+  SLACK_MODE: { schema: z.enum(['http', 'socket']), default: 'http' },
+  SLACK_ALLOWED_TEAMS: { schema: list, default: '' },
+  SLACK_ALLOWED_CHANNELS: { schema: list, default: '' },
+  SLACK_ALLOWED_USERS: { schema: list, default: '' },
+  SLACK_PII_USERS: { schema: list, default: '' },
+  SLACK_ADMIN_USERS: { schema: list, default: '' },
+  SLACK_DIGEST_CHANNEL: { schema: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'expected a Slack channel id such as C0123456').optional(), default: undefined },
   ADMIN_USER: { schema: z.string().min(1).optional(), default: undefined },
   ADMIN_PASSWORD: { schema: z.string().min(8, 'expected at least 8 characters').optional(), default: undefined },
   CHURN_HORIZON_DAYS: { schema: int(7, 730), default: '90' },
@@ -136,6 +143,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const cfg = out as Config;
   if (problems.length === 0 && cfg.RISK_MEDIUM >= cfg.RISK_HIGH) problems.push('RISK_MEDIUM: expected a threshold below RISK_HIGH');
+  if (problems.length === 0 && cfg.SLACK_MODE === 'socket' && !cfg.SLACK_APP_TOKEN) problems.push('SLACK_APP_TOKEN: expected an app-level token (xapp-…) when SLACK_MODE is socket');
   if (problems.length === 0 && cfg.COUPON_KIND === 'percent' && cfg.COUPON_VALUE > 100) problems.push('COUPON_VALUE: expected a percentage from 1 to 100 when COUPON_KIND is percent');
   if (problems.length === 0 && (cfg.ADMIN_USER === undefined) !== (cfg.ADMIN_PASSWORD === undefined))
     problems.push('ADMIN_USER/ADMIN_PASSWORD: expected both or neither');
