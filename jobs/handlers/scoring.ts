@@ -66,9 +66,10 @@ export const scoreChunk: Handler<'churn.score-chunk'> = async (data, job, ctx) =
     modelCache.clear();
     modelCache.set(data.runId, models);
   }
-  const scored = await scoreRange(ctx, await models, data.from, data.to);
+  const r = await scoreRange(ctx, await models, data.from, data.to);
+  await enqueueBulk(ctx.queues, 'webhook.deliver', r.webhookDeliveries.map((id) => ({ data: { deliveryId: id }, opts: { jobId: jobId.webhook(id) } })));
   await job.updateProgress(100);
-  return { scored };
+  return { scored: r.scored, riskChanges: r.webhookDeliveries.length };
 };
 
 export const finishScoring: Handler<'churn.finish'> = async (data, _job, ctx) => {

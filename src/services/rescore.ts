@@ -14,6 +14,7 @@ import { fitRfm, RfmModel, rfmChurnFallback, type RfmModelJson } from '../ml/rfm
 import { featuresAsOf, membershipPeriods, type FeatureRow } from '../store/features.js';
 import { deleteScoresNotFromRun, upsertScores, type ScoreRow } from '../store/scores.js';
 import { finishModelRun, getModelRun, insertModelRun } from '../store/model-runs.js';
+import { enqueueWebhookEvents, type WebhookEvent } from '../store/outreach.js';
 import { NotFoundError } from '../domain/errors.js';
 import { addDays, collectTrainingSet, describePredictor, evaluateChurn, fitChurn, forEachChunk, type Deps } from './churn.js';
 import type { ModelSettings } from './model-settings.js';
@@ -144,8 +145,12 @@ export async function loadScoringModels(d: Deps, runId: number): Promise<Scoring
   };
 }
 
-/** Scores the payers with seq in [from, to) and writes their rows. Returns how many. */
-export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: number): Promise<number> {
+/**
+ * Scores the payers with seq in [from, to) and writes their rows; users whose tier changed
+ * get a `user.risk_changed` outbound webhook row in the same transaction. Returns how many
+ * were scored and the new webhook delivery ids.
+ */
+export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: number): Promise<{ scored: number; webhookDeliveries: number[] }> {
   const rows = await featuresAsOf(d.db, { asOf: m.asOf, seqFrom: from, seqTo: to, payersOnly: true, periods: m.periods });
   const weeks = m.horizonDays / 7;
   const out: ScoreRow[] = rows.map((r) => {
@@ -180,8 +185,26 @@ export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: nu
       features: raw,
     };
   });
-  await upsertScores(d.db, m.runId, m.asOf, out);
-  return out.length;
+  const webhookDeliveries = await d.db.transaction(async (tx) => {
+    const previous = await tx.query<{ user_id: string; risk_tier: string; churn_probability: number }>(
+      'select user_id, risk_tier, churn_probability from user_scores where user_id = any($1::text[])',
+      [out.map((r) => r.userId)],
+    );
+    await upsertScores(tx, m.runId, m.asOf, out);
+    const before = new Map(previous.map((p) => [p.user_id, p]));
+    const changed: WebhookEvent[] = [];
+    for (const r of out) {
+      const old = before.get(r.userId);
+      if (!old || old.risk_tier === r.riskTier) continue;
+      changed.push({
+        type: 'user.risk_changed',
+        messageId: `risk-${m.runId}-${r.userId}`,
+        payload: { user_id: r.userId, from_tier: old.risk_tier, to_tier: r.riskTier, churn_probability: r.churnProbability, previous_probability: Number(old.churn_probability), model_run_id: m.runId },
+      });
+    }
+    return enqueueWebhookEvents(tx, changed);
+  });
+  return { scored: out.length, webhookDeliveries };
 }
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
@@ -221,7 +244,7 @@ export async function rescore(d: Deps & { now: () => Date }, s: ModelSettings, o
   let scored = 0;
   try {
     await forEachChunk(d.db, s.chunkSize, async (from, to) => {
-      scored += await scoreRange(d, models, from, to);
+      scored += (await scoreRange(d, models, from, to)).scored;
       opts.onProgress?.(scored);
     });
     const removed = await deleteScoresNotFromRun(d.db, models.runId);

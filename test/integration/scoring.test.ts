@@ -92,3 +92,35 @@ describe('rescore on thin data', () => {
     }
   });
 });
+
+describe('user.risk_changed', () => {
+  it('queues one outbound webhook per user whose tier moved between two runs, in the scoring transaction', async () => {
+    const t = await freshDatabase();
+    try {
+      await seedPlatform({ db: t.db, log: silentLogger }, { users: 1500, seed: 9, end });
+      await t.db.query(`insert into webhook_endpoints (url, secret, event_types) values ('http://127.0.0.1:9/hooks', 'whsec_cmlzay1jaGFuZ2VkLXRlc3Qtc2VjcmV0', '{user.risk_changed}')`);
+      const s = modelSettings(loadConfig({}));
+      await rescore({ db: t.db, log: silentLogger, now: () => end }, s);
+      const before = new Map((await t.db.query<{ user_id: string; risk_tier: string }>('select user_id, risk_tier from user_scores')).map((r) => [r.user_id, r.risk_tier]));
+      expect(await t.db.query('select 1 from webhook_deliveries')).toEqual([]); // first run: nothing to compare with
+      // Two months of silence later, many users look riskier.
+      const later = new Date(end.getTime() + 60 * 86_400_000);
+      const r2 = await rescore({ db: t.db, log: silentLogger, now: () => later }, s);
+      const after = await t.db.query<{ user_id: string; risk_tier: string }>('select user_id, risk_tier from user_scores');
+      const moved = after.filter((a) => before.has(a.user_id) && before.get(a.user_id) !== a.risk_tier);
+      expect(moved.length).toBeGreaterThan(10);
+      const hooks = await t.db.query<{ message_id: string; event_type: string; payload: { user_id: string; from_tier: string; to_tier: string; model_run_id: number } }>(
+        'select message_id, event_type, payload from webhook_deliveries',
+      );
+      expect(hooks).toHaveLength(moved.length);
+      for (const h of hooks) {
+        expect(h.event_type).toBe('user.risk_changed');
+        expect(h.payload.from_tier).toBe(before.get(h.payload.user_id));
+        expect(h.payload.to_tier).toBe(after.find((a) => a.user_id === h.payload.user_id)!.risk_tier);
+        expect(h.payload.model_run_id).toBe(r2.modelRunId);
+      }
+    } finally {
+      await t.drop();
+    }
+  });
+});
