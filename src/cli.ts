@@ -5,7 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AppError } from './domain/errors.js';
 import { createProgress } from './cli/progress.js';
-import { openRedis, openRuntime } from './cli/runtime.js';
+import { openRuntime } from './cli/runtime.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -15,7 +15,6 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
  */
 const load = {
   migrate: () => import('./db/migrate.js'),
-  http: () => import('./http/server.js'),
   importer: () => import('./services/import.js'),
   backtest: () => import('./services/backtest.js'),
   settings: () => import('./services/model-settings.js'),
@@ -64,37 +63,15 @@ program
 
 program
   .command('serve')
-  .description('run the HTTP server: signed event webhooks, health, (and later Slack, unsubscribe, metrics)')
+  .description('run the HTTP server: signed event webhooks, unsubscribe, health, metrics, the queue dashboard, the Slack bot')
   .action(async () => {
-    const { buildHttpApp } = await load.http();
-    const { createServer } = await import('node:http');
+    const { startHttp } = await import('./cli/server-runtime.js');
     const rt = await openRuntime({ requireMigrated: true });
-    const redis = openRedis(rt.config.REDIS_URL, { failFast: true });
-    redis.on('error', () => {}); // readiness reports it; ioredis keeps reconnecting
-    const { app, ingestor } = buildHttpApp({
-      config: rt.config,
-      db: rt.db,
-      log: rt.log,
-      checks: [
-        { name: 'database', check: async () => void (await rt.db.query('select 1')) },
-        {
-          name: 'migrations',
-          check: async () => {
-            const { assertMigrated } = await load.migrate();
-            await assertMigrated(rt.db);
-          },
-        },
-        { name: 'redis', check: async () => void (await redis.ping()) },
-      ],
-    });
-    const server = createServer(app);
-    await new Promise<void>((r) => server.listen(rt.config.PORT, rt.config.HOST, r));
-    rt.log.info({ port: rt.config.PORT, host: rt.config.HOST, database: rt.db.kind }, 'serving');
+    const http = await startHttp(rt);
+    rt.log.info({ url: http.url, host: rt.config.HOST, database: rt.db.kind }, 'serving');
     const stop = async (signal: string) => {
       rt.log.info({ signal }, 'shutting down');
-      server.close();
-      await ingestor.drain();
-      redis.disconnect();
+      await http.close();
       await rt.close();
       process.exit(0);
     };
@@ -250,6 +227,14 @@ program
     if (o.schedules) {
       await upsertSchedules(jobs.queues, { rescoreCron: rt.config.RESCORE_CRON, recommendCron: rt.config.RECOMMEND_CRON, sweepCron: rt.config.SWEEP_CRON, tz: rt.config.SCHEDULE_TZ });
     }
+    const { createMetrics, metricsRouter } = await import('./http/metrics.js');
+    const metrics = createMetrics(rt.db);
+    let metricsServer: import('node:http').Server | null = null;
+    if (rt.config.METRICS_ENABLED && rt.config.WORKER_METRICS_PORT > 0) {
+      const express = (await import('express')).default;
+      const app = express().use(metricsRouter(metrics));
+      metricsServer = app.listen(rt.config.WORKER_METRICS_PORT, rt.config.HOST);
+    }
     const workers = startWorkers({
       connection: jobs.redis,
       prefix: rt.config.QUEUE_PREFIX,
@@ -257,6 +242,7 @@ program
       lockSeconds: rt.config.JOB_LOCK_SECONDS,
       handlers,
       ctx: jobs.ctx,
+      onDone: metrics.onJobDone,
     });
     rt.log.info({ concurrency: o.concurrency ?? rt.config.WORKER_CONCURRENCY, database: rt.db.kind }, 'worker ready');
     let stopping = false;
@@ -264,6 +250,7 @@ program
       if (stopping) return;
       stopping = true;
       rt.log.info({ signal }, 'worker stopping: finishing active jobs');
+      metricsServer?.close();
       await workers.close();
       await jobs.close();
       await rt.close();

@@ -110,6 +110,7 @@ const spec = {
   SCHEDULE_TZ: { schema: timeZone, default: 'UTC' },
   WORKER_CONCURRENCY: { schema: int(1, 64), default: '4' },
   METRICS_ENABLED: { schema: bool, default: 'true' },
+  WORKER_METRICS_PORT: { schema: int(0, 65535), default: '9464' },
   RECOMMEND_CRON: { schema: cron.optional(), default: undefined },
   SWEEP_CRON: { schema: cron, default: '*/5 * * * *' },
   OUTREACH_CAMPAIGN: { schema: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'expected lowercase letters, digits, _ or -'), default: 'default' },
