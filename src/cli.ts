@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AppError } from './domain/errors.js';
+import { isExplicit } from './config.js';
 import { createProgress } from './cli/progress.js';
 import { openRuntime } from './cli/runtime.js';
 
@@ -21,7 +22,6 @@ const load = {
   recommend: () => import('./services/recommend.js'),
   rescore: () => import('./services/rescore.js'),
   seed: () => import('./services/seed.js'),
-  overview: () => import('./services/demo-report.js'),
   campaigns: () => import('./services/campaign-report.js'),
   jobs: async () => ({
     ...(await import('../jobs/catalog.js')),
@@ -317,48 +317,18 @@ report
 
 program
   .command('demo')
-  .description('set up and run the whole pipeline on a synthetic platform: migrate, seed, score, recommend, backtest, report')
+  .description('set up and run one whole cycle on a synthetic platform through the real workers, then report')
   .option('--users <n>', 'users to seed', positiveInt('--users'), 5_000)
   .option('--seed <s>', 'random seed', positiveInt('--seed'), 1)
   .option('--json', 'machine-readable report')
   .action(async (o: { users: number; seed: number; json?: boolean }) => {
-    const [{ migrate }, { seedPlatform }, { modelSettings }, { rescore }, { recommendAll }, { backtest }, { overview }] = await Promise.all([load.migrate(), load.seed(), load.settings(), load.rescore(), load.recommend(), load.backtest(), load.overview()]);
+    const { runDemo, printDemo } = await import('./cli/demo.js');
     const rt = await openRuntime({ requireMigrated: false });
-    const progress = createProgress();
-    const say = (m: string) => !o.json && process.stderr.write(`${m}\n`);
     try {
-      const t0 = performance.now();
-      say(`database: ${rt.db.kind === 'pglite' ? `embedded PGlite in ${rt.config.PGLITE_DIR}` : 'PostgreSQL (DATABASE_URL)'}`);
-      await migrate(rt.db);
-      const end = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z');
-      const seeded = await seedPlatform(rt, { users: o.users, seed: o.seed, end, onProgress: (u, e) => progress.update(u, o.users, `seeding (${e} events)`) });
-      progress.stop();
-      const s = modelSettings(rt.config);
-      const deps = { ...rt, now: () => end };
-      say('scoring…');
-      const scored = await rescore(deps, s);
-      say('recommending…');
-      const recs = await recommendAll(deps, s);
-      say('backtesting…');
-      const bt = await backtest(rt, s, { cutoff: new Date(end.getTime() - s.horizonDays * 86_400_000), k: 10 });
-      const ov = await overview(rt.db);
-      const seconds = (performance.now() - t0) / 1000;
-      const report = { seconds, seeded, scored, recommendations: recs, backtest: bt, overview: ov };
-      if (o.json) {
-        out(JSON.stringify(report));
-        return;
-      }
-      out('');
-      out(`Rekindle demo — ${ov.users} users, ${ov.items} items, ${ov.events} events (${seeded.inserted} new this run)`);
-      out(`Churn model (${scored.model === 'logistic' ? 'logistic regression' : `RFM rules: ${scored.fallback}`}), backtest at ${bt.cutoff.slice(0, 10)}:`);
-      out(`  ROC-AUC ${pct(bt.churn.auc)} vs recency-only ${pct(bt.churn.baselineAuc)}; PR-AUC ${pct(bt.churn.prAuc)}; Brier ${pct(bt.churn.brier)}`);
-      out(`  recommendations NDCG@10 ${pct(bt.recommend.ndcg)} vs popularity ${pct(bt.recommend.popularity.ndcg)}`);
-      out(`Risk tiers of ${ov.payers} paying users: high ${ov.tiers.high ?? 0}, medium ${ov.tiers.medium ?? 0}, low ${ov.tiers.low ?? 0}`);
-      out(`Segments: ${ov.segments.map((x) => `${x.segment} ${x.users}`).join(', ')}`);
-      out(`Recommendations: ${recs.recommendations} for ${recs.users} users`);
-      out(`Done in ${seconds.toFixed(1)} s. Next: \`npx rekindle backtest --cutoff <date>\`, \`npx rekindle serve\`, or query user_scores / recommendations.`);
+      const report = await runDemo(rt, { users: o.users, seed: o.seed, quietHoursFromEnv: isExplicit(process.env, 'QUIET_HOURS'), say: o.json ? () => {} : (m) => process.stderr.write(`${m}\n`) });
+      if (o.json) out(JSON.stringify(report));
+      else printDemo(report, out);
     } finally {
-      progress.stop();
       await rt.close();
     }
   });
@@ -373,13 +343,13 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
+    // Exit now: a failed command must not hang on connections it opened before failing.
     if (e instanceof AppError) {
       process.stderr.write(`rekindle: ${e.message}\n`);
-      process.exitCode = e.code === 'validation' || e.code === 'config' ? 2 : 1;
-      return;
+      process.exit(e.code === 'validation' || e.code === 'config' ? 2 : 1);
     }
     process.stderr.write(`rekindle: ${(e as Error).stack ?? String(e)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   }
 }
 

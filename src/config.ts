@@ -152,6 +152,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return cfg;
 }
 
+/** Whether a variable was given (not left to its default). */
+export function isExplicit(env: Record<string, string | undefined>, name: keyof Config): boolean {
+  return env[name] !== undefined && env[name] !== '';
+}
+
 /** Variable names with their defaults, for `.env.example` and the README table. */
 export function configDefaults(): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, v.default]));

@@ -36,11 +36,11 @@ export async function connectRedis(url: string): Promise<Redis> {
 }
 
 export async function openJobsRuntime(rt: Runtime, opts: { now?: () => Date } = {}): Promise<JobsRuntime> {
+  const outreach = outreachSettings(rt.config);
+  outreach.unsubscribeSecret = await resolveUnsubscribeSecret(rt.db, outreach.unsubscribeSecret);
   const redis = await connectRedis(rt.config.REDIS_URL);
   const queues = openQueues(redis, rt.config.QUEUE_PREFIX);
   const mailer = createMailer({ smtpUrl: rt.config.SMTP_URL, outboxDir: rt.config.OUTBOX_DIR, log: rt.log.child({ module: 'mailer' }) });
-  const outreach = outreachSettings(rt.config);
-  outreach.unsubscribeSecret = await resolveUnsubscribeSecret(rt.db, outreach.unsubscribeSecret);
   const ctx: HandlerContext = { db: rt.db, log: rt.log, now: opts.now ?? (() => new Date()), mailer, queues, model: modelSettings(rt.config), outreach };
   return {
     redis,

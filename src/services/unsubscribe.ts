@@ -13,7 +13,7 @@ export async function resolveUnsubscribeSecret(q: Queryable, configured: string)
   if (configured) return configured;
   const existing = await getSetting<string>(q, KEY);
   if (existing) return existing;
-  await q.query(`insert into settings (key, value, updated_by) values ($1, $2::jsonb, 'rekindle') on conflict (key) do nothing`, [KEY, randomBytes(32).toString('base64url')]);
+  await q.query(`insert into settings (key, value, updated_by) values ($1, $2::text::jsonb, 'rekindle') on conflict (key) do nothing`, [KEY, JSON.stringify(randomBytes(32).toString('base64url'))]);
   return (await getSetting<string>(q, KEY))!;
 }
 

@@ -233,14 +233,16 @@ export async function pendingDeliveries(q: Queryable, limit: number): Promise<{ 
 
 export async function getSetting<T>(q: Queryable, key: string): Promise<T | null> {
   const [r] = await q.query<{ value: unknown }>('select value from settings where key = $1', [key]);
-  return r ? ((typeof r.value === 'string' ? JSON.parse(r.value) : r.value) as T) : null;
+  // Both drivers parse jsonb: a stored JSON string comes back as a JS string.
+  return r ? (r.value as T) : null;
 }
 
 export async function setSetting(q: Queryable, key: string, value: unknown, by: string): Promise<void> {
   await q.query(
-    `insert into settings (key, value, updated_by) values ($1, $2::jsonb, $3)
+    `insert into settings (key, value, updated_by) values ($1, $2::text::jsonb, $3)
      on conflict (key) do update set value = excluded.value, updated_at = now(), updated_by = excluded.updated_by`,
-    [key, value, by], // the value itself: both drivers serialise a jsonb parameter
+    // JSON text bound as text and cast in SQL: the drivers disagree on how to serialise a bare string as jsonb.
+    [key, JSON.stringify(value), by],
   );
 }
 

@@ -1,0 +1,162 @@
+/**
+ * Intent → answer: calls the insights service, formats Block Kit, and lists the charts to
+ * upload. Admin intents are checked against the viewer and audited whether they run or not.
+ * No transport here: the listeners (app.ts) decide where the answer goes.
+ */
+import type { Logger } from '../logger.js';
+import type { Queryable } from '../db/client.js';
+import { audit } from '../services/audit.js';
+import { setOutreachPaused, UPLIFT_DAYS, type Insights } from '../services/insights.js';
+import type { Viewer } from './access.js';
+import {
+  adminRefusedMessage,
+  atRiskMessage,
+  campaignsMessage,
+  countMessage,
+  formatter,
+  helpMessage,
+  modelMessage,
+  overviewMessage,
+  plain,
+  segmentLabel,
+  segmentMessage,
+  segmentsMessage,
+  texts,
+  userCardMessage,
+  withExamples,
+  type Message,
+} from './blocks.js';
+import { riskDistributionChart, segmentSizesChart, upliftChart } from './charts.js';
+import { ADMIN_INTENTS, type Intent, type Lang, type UserRef } from './intent.js';
+
+export interface Chart {
+  filename: string;
+  title: string;
+  render(): Promise<Buffer>;
+}
+
+export interface Answer extends Message {
+  charts: Chart[];
+}
+
+export interface AnswerDeps {
+  db: Queryable;
+  insights: Insights;
+  log: Logger;
+  now: () => Date;
+  /** Platform currency for money (ISO 4217). */
+  currency: string;
+  conversionWindowDays: number;
+  queues?: { enqueueRescore(): Promise<string> } | undefined;
+}
+
+const noCharts = (m: Message): Answer => ({ ...m, charts: [] });
+
+function refText(ref: UserRef): string {
+  return ref.kind === 'email' ? ref.value : `id “${ref.value}”`;
+}
+
+/** The answer to one parsed intent, in `lang`, for `viewer`. */
+export async function answerIntent(d: AnswerDeps, intent: Intent, lang: Lang, viewer: Viewer): Promise<Answer> {
+  const f = formatter(lang, d.currency);
+  const t = texts(lang);
+  if (ADMIN_INTENTS.includes(intent.kind)) return noCharts(await adminAction(d, intent, lang, viewer));
+  switch (intent.kind) {
+    case 'help':
+      return noCharts(helpMessage(lang));
+    case 'overview': {
+      const o = await d.insights.overview();
+      const charts: Chart[] = [];
+      if (o.payers > 0) {
+        charts.push(
+          { filename: 'risk-distribution.png', title: lang === 'zh' ? '流失风险分布' : 'Churn risk distribution', render: () => riskDistributionChart(o.histogram, lang) },
+          {
+            filename: 'segment-sizes.png',
+            title: lang === 'zh' ? '各分群用户数' : 'Users by segment',
+            render: () => segmentSizesChart(o.segments.map((s) => ({ label: segmentLabel(s.segment, lang), users: s.users })), lang),
+          },
+        );
+      }
+      return { ...overviewMessage(o, f), charts };
+    }
+    case 'segments':
+      return noCharts(segmentsMessage(await d.insights.segments(), f));
+    case 'segment':
+      return noCharts(segmentMessage(intent.segment, await d.insights.segment(intent.segment, intent.n), f, viewer.pii));
+    case 'at_risk':
+      return noCharts(atRiskMessage(await d.insights.atRisk(intent), intent, f, viewer.pii));
+    case 'count': {
+      const [n, total] = await Promise.all([d.insights.count(intent), d.insights.count({})]);
+      return noCharts(countMessage(n, total, intent, f));
+    }
+    case 'user':
+    case 'why':
+    case 'recommend': {
+      const card = await d.insights.user(intent.ref);
+      if (!card) return noCharts(withExamples(t.unknownUser(refText(intent.ref)), lang));
+      return noCharts(userCardMessage(card, intent.kind, f, { pii: viewer.pii, now: d.now(), windowDays: d.conversionWindowDays }));
+    }
+    case 'campaigns':
+      return noCharts(campaignsMessage(await d.insights.campaigns(intent.days), intent.days, f, 'campaigns'));
+    case 'uplift': {
+      const r = await d.insights.campaigns(UPLIFT_DAYS);
+      const groups = [...r.tiers, r.overall]
+        .filter((g) => g.treated.users > 0 && g.holdout.users > 0)
+        .map((g) => ({
+          tier: g.tier,
+          treatedRate: g.treated.conversionRate,
+          holdoutRate: g.holdout.conversionRate,
+          ...(g.ci95 ? { ciLow: Math.max(-1, g.ci95[0]), ciHigh: Math.min(1, g.ci95[1]) } : {}),
+        }));
+      const charts: Chart[] =
+        groups.length > 0
+          ? [{ filename: 'uplift.png', title: lang === 'zh' ? '触达组 vs 对照组' : 'Treated vs holdout', render: () => upliftChart(groups, lang) }]
+          : [];
+      return { ...campaignsMessage(r, UPLIFT_DAYS, f, 'uplift'), charts };
+    }
+    case 'model':
+      return noCharts(modelMessage(await d.insights.model(), f));
+    case 'rescore':
+    case 'pause_outreach':
+    case 'resume_outreach':
+      return noCharts(await adminAction(d, intent, lang, viewer));
+    default:
+      return assertUnreachable(intent);
+  }
+}
+
+function assertUnreachable(x: never): never {
+  throw new Error(`unhandled intent ${JSON.stringify(x)}`);
+}
+
+/** Runs an admin intent for an admin, refuses it for anyone else; both are audited. */
+async function adminAction(d: AnswerDeps, intent: Intent, lang: Lang, viewer: Viewer): Promise<Message> {
+  const t = texts(lang);
+  const action = `admin.${intent.kind}`;
+  if (!viewer.admin) {
+    await audit(d.db, { actor: viewer.actor, action, target: intent.kind, allowed: false, details: { reason: 'not_admin', channelId: viewer.channelId ?? null } });
+    d.log.warn({ actor: viewer.actor, action }, 'admin intent refused');
+    return adminRefusedMessage(intent, lang);
+  }
+  switch (intent.kind) {
+    case 'rescore': {
+      if (!d.queues) {
+        await audit(d.db, { actor: viewer.actor, action, target: 'rescore', allowed: true, details: { outcome: 'unavailable' } });
+        return plain(t.rescoreUnavailable);
+      }
+      const jobId = await d.queues.enqueueRescore();
+      await audit(d.db, { actor: viewer.actor, action, target: 'rescore', allowed: true, details: { outcome: 'queued', jobId } });
+      return plain(t.rescoreQueued(jobId));
+    }
+    case 'pause_outreach':
+    case 'resume_outreach': {
+      const paused = intent.kind === 'pause_outreach';
+      await setOutreachPaused(d.db, paused, viewer.actor);
+      await audit(d.db, { actor: viewer.actor, action, target: 'outreach.paused', allowed: true, details: { paused } });
+      return plain(paused ? t.paused : t.resumed);
+    }
+    default:
+      throw new Error(`not an admin intent: ${intent.kind}`);
+  }
+}
+

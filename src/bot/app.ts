@@ -1,0 +1,197 @@
+/**
+ * The Slack bot: a Bolt app whose listeners only ack, parse, call the insights service and
+ * format (answers.ts, blocks.ts). HTTP mode hands back an express router serving
+ * `POST /slack/events` through Bolt's ExpressReceiver (signature checked, `processBeforeResponse:
+ * false` so acks go out at once); Socket Mode connects out with the app token instead.
+ *
+ * Slack wants an ack within 3 s. Every listener acks first, then does the slow work and
+ * answers through `respond()` (the command's response_url) or the Web API.
+ */
+import { App, ExpressReceiver, type Logger as BoltLogger } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import express, { type Router } from 'express';
+import type { Config } from '../config.js';
+import type { Database } from '../db/client.js';
+import { ConfigError } from '../domain/errors.js';
+import type { Logger } from '../logger.js';
+import { createInsights } from '../services/insights.js';
+import { accessMiddleware, policyFromConfig, viewerOf, type Viewer } from './access.js';
+import { answerIntent, type Answer, type AnswerDeps, type Chart } from './answers.js';
+import { helpMessage, texts, withExamples, type Message } from './blocks.js';
+import { DIGEST_ACTIONS, handleDigestClick, postDigest, type DigestActionId } from './digest.js';
+import { parseCommand, parseQuestion, type Lang } from './intent.js';
+import { boltLogger } from './logger.js';
+
+export interface SlackBotOptions {
+  config: Config;
+  db: Database;
+  log: Logger;
+  /** Job producers; without them `rescore` answers that it cannot queue from this process. */
+  queues?: { enqueueRescore(): Promise<string> } | undefined;
+  now?: () => Date;
+  /** Language of the digest posted to SLACK_DIGEST_CHANNEL (default English). */
+  digestLang?: Lang;
+}
+
+export interface SlackBot {
+  /** HTTP mode: serves `POST /slack/events`; mount it on the main express app before any body parser. */
+  router?: Router;
+  app: App;
+  /** Socket Mode: connects. HTTP mode: checks the token (auth.test) and logs the outcome. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Posts the digest of a finished rescore run to SLACK_DIGEST_CHANNEL (once per run). */
+  postDigest(runId: number): Promise<void>;
+}
+
+/** Slash command the manifest registers. */
+export const SLASH_COMMAND = '/retain';
+
+export function createSlackBot(o: SlackBotOptions): SlackBot {
+  const c = o.config;
+  if (!c.SLACK_BOT_TOKEN) throw new ConfigError('SLACK_BOT_TOKEN: expected a bot token (xoxb-…) to run the Slack bot');
+  const log = o.log.child({ module: 'bot' });
+  const logger: BoltLogger = boltLogger(o.log);
+  const now = o.now ?? (() => new Date());
+  // Bounded retries: a request Slack keeps failing should fail the answer, not hang it for minutes.
+  const clientOptions = { slackApiUrl: c.SLACK_API_URL, retryConfig: { retries: 3, factor: 2, minTimeout: 250, maxTimeout: 4000 } };
+
+  let router: Router | undefined;
+  let app: App;
+  if (c.SLACK_MODE === 'http') {
+    if (!c.SLACK_SIGNING_SECRET) throw new ConfigError('SLACK_SIGNING_SECRET: expected the app signing secret when SLACK_MODE is http');
+    router = express.Router();
+    const receiver = new ExpressReceiver({ signingSecret: c.SLACK_SIGNING_SECRET, endpoints: '/slack/events', processBeforeResponse: false, router, logger });
+    app = new App({ token: c.SLACK_BOT_TOKEN, receiver, logger, clientOptions });
+  } else {
+    if (!c.SLACK_APP_TOKEN) throw new ConfigError('SLACK_APP_TOKEN: expected an app-level token (xapp-…) when SLACK_MODE is socket');
+    app = new App({ token: c.SLACK_BOT_TOKEN, appToken: c.SLACK_APP_TOKEN, socketMode: true, logger, clientOptions });
+  }
+
+  const insights = createInsights({ db: o.db, now, conversionWindowDays: c.CONVERSION_WINDOW_DAYS });
+  const deps: AnswerDeps = { db: o.db, insights, log, now, currency: c.COUPON_CURRENCY, conversionWindowDays: c.CONVERSION_WINDOW_DAYS, queues: o.queues };
+  const digestDeps = { db: o.db, log, currency: c.COUPON_CURRENCY, conversionWindowDays: c.CONVERSION_WINDOW_DAYS, now };
+
+  /** An answer, or the apology when building it failed (logged with the error). */
+  async function safely(lang: Lang, where: Record<string, unknown>, build: () => Promise<Answer>): Promise<Answer> {
+    try {
+      return await build();
+    } catch (err) {
+      log.error({ err, ...where }, 'answer failed');
+      return { ...withExamples(texts(lang).failed, lang), charts: [] };
+    }
+  }
+
+  function answerFor(parsed: ReturnType<typeof parseQuestion> | ReturnType<typeof parseCommand>, viewer: Viewer): Promise<Answer> {
+    const where = { actor: viewer.actor };
+    if (parsed.ok) return safely(parsed.lang, { ...where, intent: parsed.intent.kind }, () => answerIntent(deps, parsed.intent, parsed.lang, viewer));
+    const m: Message =
+      'error' in parsed ? withExamples(parsed.error, parsed.lang) : helpMessage(parsed.lang, texts(parsed.lang).notUnderstood);
+    return Promise.resolve({ ...m, charts: [] });
+  }
+
+  /** Uploads charts where the question was asked; when the bot may not post there, to the asker's DM. */
+  async function uploadCharts(client: WebClient, charts: readonly Chart[], where: { channel: string; threadTs?: string | undefined; userId: string }): Promise<void> {
+    for (const chart of charts) {
+      const png = await chart.render();
+      const file = { file: png, filename: chart.filename, title: chart.title, alt_text: chart.title };
+      const upload = (channel: string, threadTs?: string) =>
+        threadTs ? client.files.uploadV2({ ...file, channel_id: channel, thread_ts: threadTs }) : client.files.uploadV2({ ...file, channel_id: channel });
+      try {
+        await upload(where.channel, where.threadTs);
+      } catch (err) {
+        const code = (err as { data?: { error?: string } }).data?.error;
+        if (code !== 'not_in_channel' && code !== 'channel_not_found') throw err;
+        log.info({ channel: where.channel, code }, 'cannot post in the channel: chart sent by DM');
+        const im = await client.conversations.open({ users: where.userId });
+        if (!im.channel?.id) throw err;
+        await upload(im.channel.id);
+      }
+    }
+  }
+
+  app.error(async (err) => {
+    log.error({ err }, 'slack listener failed');
+  });
+
+  app.use(accessMiddleware({ policy: policyFromConfig(c), db: o.db, log }));
+
+  app.command(SLASH_COMMAND, async ({ command, ack, respond, client, context }) => {
+    await ack(); // first, always: the work below may take longer than Slack's 3 s
+    const viewer = viewerOf(context);
+    const parsed = parseCommand(command.text ?? '');
+    const a = await answerFor(parsed, viewer);
+    await respond({ response_type: 'ephemeral', text: a.text, blocks: a.blocks });
+    if (a.charts.length) {
+      try {
+        await uploadCharts(client, a.charts, { channel: command.channel_id, userId: command.user_id });
+      } catch (err) {
+        log.error({ err, actor: viewer.actor }, 'chart upload failed');
+        await respond({ response_type: 'ephemeral', text: texts(parsed.lang).chartFailed });
+      }
+    }
+  });
+
+  async function answerMessage(client: WebClient, viewer: Viewer, e: { text: string; channel: string; ts: string; threadTs?: string | undefined }): Promise<void> {
+    const parsed = parseQuestion(e.text);
+    const a = await answerFor(parsed, viewer);
+    await client.chat.postMessage({ channel: e.channel, ...(e.threadTs ? { thread_ts: e.threadTs } : {}), text: a.text, blocks: a.blocks, unfurl_links: false });
+    if (a.charts.length) await uploadCharts(client, a.charts, { channel: e.channel, threadTs: e.threadTs, userId: viewer.userId });
+  }
+
+  app.event('app_mention', async ({ event, client, context }) => {
+    // In a DM the same text also arrives as message.im, which answers it.
+    if (event.channel.startsWith('D')) return;
+    const viewer = viewerOf(context);
+    await answerMessage(client, viewer, { text: event.text, channel: event.channel, ts: event.ts, threadTs: event.thread_ts ?? event.ts });
+  });
+
+  app.event('message', async ({ event, client, context }) => {
+    if (event.channel_type !== 'im' || event.subtype !== undefined || 'bot_id' in event) return;
+    const viewer = viewerOf(context);
+    await answerMessage(client, viewer, { text: event.text ?? '', channel: event.channel, ts: event.ts });
+  });
+
+  app.action(new RegExp(`^(${Object.keys(DIGEST_ACTIONS).join('|')})$`), async ({ ack, action, body, client, context, respond }) => {
+    await ack();
+    if (action.type !== 'button' || !('action_id' in action) || body.type !== 'block_actions') return;
+    const viewer = viewerOf(context);
+    const note = await handleDigestClick(
+      { ...digestDeps, client },
+      {
+        actionId: action.action_id as DigestActionId,
+        value: action.value ?? '',
+        actor: viewer.actor,
+        slackUserId: viewer.userId,
+        channel: body.container?.channel_id as string | undefined,
+        ts: body.container?.message_ts as string | undefined,
+      },
+    );
+    if (note) await respond({ response_type: 'ephemeral', replace_original: false, text: note });
+  });
+
+  return {
+    ...(router ? { router } : {}),
+    app,
+    async start() {
+      if (c.SLACK_MODE === 'socket') {
+        await app.start();
+        log.info('slack bot connected (socket mode)');
+        return;
+      }
+      try {
+        const who = await app.client.auth.test();
+        log.info({ team: who.team_id, botUser: who.user_id }, 'slack bot ready (http mode, POST /slack/events)');
+      } catch (err) {
+        // Not fatal: Slack may be unreachable right now; every request re-checks the token.
+        log.error({ err }, 'slack auth.test failed: check SLACK_BOT_TOKEN and SLACK_API_URL');
+      }
+    },
+    async stop() {
+      if (c.SLACK_MODE === 'socket') await app.stop();
+    },
+    async postDigest(runId: number) {
+      await postDigest({ ...digestDeps, client: app.client, channel: c.SLACK_DIGEST_CHANNEL, lang: o.digestLang ?? 'en' }, runId);
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The growth team's questions as use cases, shared by the Slack bot and the CLI reports:
+ * composes the read-only store queries (src/store/insights.ts) with the campaign report and
+ * a per-run cache of persona descriptions. Dependencies are passed in; `now` is the clock.
+ */
+import type { Queryable } from '../db/client.js';
+import type { RiskTier } from '../domain/risk.js';
+import {
+  atRiskUsers,
+  contactsByIds,
+  countUsers,
+  digestSnapshotInfo,
+  findUserId,
+  modelCard,
+  newHighRiskUsers,
+  overviewCounts,
+  personaDescriptions,
+  riskHistogram,
+  saveDigestSnapshot,
+  segmentStats,
+  segmentUsers,
+  userCard,
+  type ModelCard,
+  type OverviewCounts,
+  type PersonaDescription,
+  type RankedUser,
+  type RiskBucket,
+  type SegmentStat,
+  type UserCard,
+} from '../store/insights.js';
+import { OUTREACH_PAUSED } from '../store/outreach.js';
+import { campaignReport, type CampaignReport } from './campaign-report.js';
+
+export type { ModelCard, OverviewCounts, PersonaDescription, RankedUser, RiskBucket, SegmentStat, UserCard } from '../store/insights.js';
+
+export interface InsightsDeps {
+  db: Queryable;
+  now: () => Date;
+  /** Days after outreach in which a purchase counts as a conversion (CONVERSION_WINDOW_DAYS). */
+  conversionWindowDays: number;
+}
+
+export interface OverviewWithHistogram extends OverviewCounts {
+  histogram: RiskBucket[];
+}
+
+export interface SegmentDetail {
+  stat: SegmentStat | null;
+  users: RankedUser[];
+}
+
+export interface CardWithPersona extends UserCard {
+  persona: PersonaDescription | null;
+}
+
+/** Days of outreach the `uplift` answer looks back over. */
+export const UPLIFT_DAYS = 90;
+/** Buckets of the risk histogram in `overview`. */
+export const HISTOGRAM_BUCKETS = 20;
+
+export interface Insights {
+  overview(): Promise<OverviewWithHistogram>;
+  segments(): Promise<SegmentStat[]>;
+  segment(segment: string, n: number): Promise<SegmentDetail>;
+  atRisk(f: { n: number; segment?: string | undefined; tier?: RiskTier | undefined }): Promise<RankedUser[]>;
+  count(f: { tier?: RiskTier | undefined; segment?: string | undefined }): Promise<number>;
+  /** A user's card by id or email, with their persona's description; null when no such user. */
+  user(ref: { kind: 'id' | 'email'; value: string }): Promise<CardWithPersona | null>;
+  /** Outreach planned in the last `days` days: treated vs holdout per tier. */
+  campaigns(days: number): Promise<CampaignReport>;
+  model(): Promise<ModelCard>;
+  /** New high-risk users of a run, most value at risk first (see newHighRiskUsers). */
+  digestCandidates(runId: number, n: number): Promise<{ total: number; users: RankedUser[] }>;
+  /** Remembers the high tier of `runId` as the baseline for the next digest. */
+  saveDigestBaseline(runId: number, by: string): Promise<number>;
+  /** The run the digest baseline was taken at (null before the first digest). */
+  digestBaselineRun(): Promise<number | null>;
+  /** Raw names and emails of some users (the caller masks them). */
+  contacts(userIds: readonly string[]): Promise<{ userId: string; name: string | null; email: string | null }[]>;
+}
+
+export function createInsights(d: InsightsDeps): Insights {
+  // Persona descriptions live in the run's params (large jsonb): read once per run.
+  const personaCache = new Map<number, Promise<PersonaDescription[]>>();
+  const descriptionsOf = (runId: number): Promise<PersonaDescription[]> => {
+    let p = personaCache.get(runId);
+    if (!p) {
+      p = personaDescriptions(d.db, runId);
+      p.catch(() => personaCache.delete(runId));
+      if (personaCache.size >= 8) personaCache.delete(personaCache.keys().next().value as number);
+      personaCache.set(runId, p);
+    }
+    return p;
+  };
+
+  return {
+    async overview() {
+      const [counts, histogram] = await Promise.all([overviewCounts(d.db, d.now()), riskHistogram(d.db, HISTOGRAM_BUCKETS)]);
+      return { ...counts, histogram };
+    },
+    segments: () => segmentStats(d.db),
+    async segment(segment, n) {
+      const [stats, users] = await Promise.all([segmentStats(d.db), segmentUsers(d.db, segment, n)]);
+      return { stat: stats.find((s) => s.segment === segment) ?? null, users };
+    },
+    atRisk: (f) => atRiskUsers(d.db, f),
+    count: (f) => countUsers(d.db, f),
+    async user(ref) {
+      const id = await findUserId(d.db, ref);
+      if (id === null) return null;
+      const card = await userCard(d.db, id, { windowDays: d.conversionWindowDays });
+      if (!card) return null;
+      let persona: PersonaDescription | null = null;
+      if (card.score && card.score.persona !== null) {
+        const list = await descriptionsOf(card.score.modelRunId);
+        persona = list.find((p) => p.cluster === card.score!.persona) ?? list[card.score.persona] ?? null;
+      }
+      return { ...card, persona };
+    },
+    campaigns: (days) => campaignReport(d.db, { since: new Date(d.now().getTime() - days * 86_400_000), windowDays: d.conversionWindowDays }),
+    model: () => modelCard(d.db),
+    digestCandidates: (runId, n) => newHighRiskUsers(d.db, runId, n),
+    saveDigestBaseline: (runId, by) => saveDigestSnapshot(d.db, runId, by),
+    contacts: (userIds) => contactsByIds(d.db, userIds),
+    digestBaselineRun: async () => (await digestSnapshotInfo(d.db))?.runId ?? null,
+  };
+}
+
+
+/**
+ * Pauses or resumes outreach (the `outreach.paused` switch planning reads). Written here rather
+ * than through store/outreach's `setSetting`, because that binds the value as `$2::jsonb`, and
+ * postgres.js sends a JS boolean typed as bool, which PostgreSQL refuses to cast to jsonb
+ * ("cannot cast type boolean to jsonb"); `to_jsonb($2::boolean)` stores a real JSON boolean on
+ * both drivers.
+ */
+export async function setOutreachPaused(q: Queryable, paused: boolean, by: string): Promise<void> {
+  await q.query(
+    `insert into settings (key, value, updated_by) values ($1, to_jsonb($2::boolean), $3)
+     on conflict (key) do update set value = excluded.value, updated_at = now(), updated_by = excluded.updated_by`,
+    [OUTREACH_PAUSED, paused, by],
+  );
+}

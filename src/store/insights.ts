@@ -1,0 +1,669 @@
+/**
+ * Read-only queries for the growth team's questions, shared by the Slack bot and the CLI
+ * reports: counts, segments, ranked at-risk users, one user's card, the model card, the risk
+ * histogram, and the digest's "became high risk" list. Every query is set-based (one
+ * statement, no per-user loops) and shaped for an index:
+ *
+ * - totals per segment × tier and the histogram read `(segment, risk_tier, value at risk,
+ *   churn_probability, expected_value_minor)` — an index-only scan with the covering index
+ *   this module's README section asks for (see {@link RECOMMENDED_INDEXES});
+ * - ranked lists walk `(expected_value_minor * churn_probability) desc nulls last` (the
+ *   expression index `user_scores_value_at_risk_idx`), or, with a segment or tier filter,
+ *   one short index range per (segment, tier) cell, merged (`rankedCells`);
+ * - a user's card is primary-key lookups; "active in the last 30 days" is a range over
+ *   `events (occurred_at, user_id)`.
+ *
+ * Value at risk is `expected_value_minor × churn_probability`: what the user would spend over
+ * the horizon if they stay, weighted by the chance they do not.
+ */
+import type { Queryable } from '../db/client.js';
+import { RISK_TIERS, type RiskTier } from '../domain/risk.js';
+import { RFM_SEGMENTS } from '../ml/rfm.js';
+
+/**
+ * Indexes these queries are designed for, beyond those in the schema today. Each is a drizzle
+ * line for src/db/schema.ts and the SQL drizzle-kit generates from it. The bench
+ * (bench/bot.ts) creates them in its scratch database and times the queries with and without.
+ */
+export const RECOMMENDED_INDEXES = [
+  {
+    table: 'user_scores',
+    name: 'user_scores_segment_tier_value_at_risk_idx',
+    drizzle: "index('user_scores_segment_tier_value_at_risk_idx').on(t.segment, t.riskTier, sql`(${t.expectedValueMinor} * ${t.churnProbability}) desc nulls last`, t.churnProbability, t.expectedValueMinor)",
+    sql: 'CREATE INDEX "user_scores_segment_tier_value_at_risk_idx" ON "user_scores" USING btree ("segment","risk_tier",("expected_value_minor" * "churn_probability") desc nulls last,"churn_probability","expected_value_minor")',
+    why: 'ranked lists per segment/tier (one range per cell) and index-only totals, averages and the histogram',
+  },
+  {
+    table: 'events',
+    name: 'events_occurred_at_user_id_index',
+    drizzle: 'index().on(t.occurredAt, t.userId)',
+    sql: 'CREATE INDEX "events_occurred_at_user_id_index" ON "events" USING btree ("occurred_at","user_id")',
+    why: 'users active in the last 30 days (index-only range over the window)',
+  },
+  {
+    table: 'users',
+    name: 'users_lower_email_idx',
+    drizzle: "index('users_lower_email_idx').on(sql`lower(${t.email})`)",
+    sql: 'CREATE INDEX "users_lower_email_idx" ON "users" USING btree (lower("email"))',
+    why: 'finding a user by an email typed in another case than stored',
+  },
+] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------
+
+/** Users and risk totals of one (segment, tier) cell. */
+export interface ScoreCell {
+  segment: string | null;
+  tier: string;
+  users: number;
+  /** Σ churn probability: divide by users for the mean. */
+  churnSum: number;
+  /** Σ expected value × churn probability, minor units. */
+  valueAtRiskMinor: number;
+}
+
+export interface RunSummary {
+  runId: number;
+  kind: 'rescore' | 'backtest';
+  status: string;
+  asOf: Date;
+  startedAt: Date;
+  finishedAt: Date | null;
+  /** The reason when the run fell back to RFM rules; null when the logistic model scored. */
+  fallback: string | null;
+  metrics: Record<string, unknown>;
+  rowCount: number | null;
+  positives: number | null;
+  baseRate: number | null;
+}
+
+export interface ChurnMetrics {
+  auc: number | null;
+  prAuc: number | null;
+  brier: number | null;
+  baselineAuc: number | null;
+  n: number | null;
+  positives: number | null;
+}
+
+export interface OverviewCounts {
+  users: number;
+  /** Users with any event in the 30 days before `now`. */
+  active30d: number;
+  /** Scored users: those who ever paid (the churn population). */
+  payers: number;
+  tiers: Record<RiskTier, number>;
+  /** Users per segment, best segment first (RFM order), empty segments left out. */
+  segments: { segment: string; users: number }[];
+  lastRescore: (RunSummary & { churn: ChurnMetrics | null }) | null;
+}
+
+export interface SegmentStat {
+  segment: string;
+  users: number;
+  /** Mean churn probability. */
+  avgChurn: number;
+  high: number;
+  medium: number;
+  low: number;
+  valueAtRiskMinor: number;
+}
+
+/** One row of a ranked list. `name`/`email` are raw: the adapter masks them. */
+export interface RankedUser {
+  userId: string;
+  name: string | null;
+  email: string | null;
+  churnProbability: number;
+  tier: string;
+  segment: string | null;
+  pAlive: number | null;
+  expectedValueMinor: number | null;
+  valueAtRiskMinor: number | null;
+  /** The feature pushing risk up the most (first explanation entry), if any. */
+  topFeature: string | null;
+}
+
+export interface Explanation {
+  feature: string;
+  contribution: number | null;
+  value: number | null;
+  /** RFM fallback runs explain with a reason instead of coefficients. */
+  reason?: string;
+}
+
+export interface CardRecommendation {
+  rank: number;
+  itemId: string;
+  title: string | null;
+  score: number;
+  reason: Record<string, unknown>;
+  /** Title of the item the reason refers to ("because you bought …"). */
+  reasonTitle: string | null;
+}
+
+export interface LastOutreach {
+  id: number;
+  cycleId: string;
+  tier: string;
+  channel: string;
+  holdout: boolean;
+  state: string;
+  scheduledAt: Date;
+  sentAt: Date | null;
+  createdAt: Date;
+  lastError: string | null;
+  coupon: { code: string; kind: string; value: number; currency: string | null; expiresAt: Date; redeemed: boolean } | null;
+  /** First purchase or renewal within the conversion window after sending (or the would-be time, for the holdout). */
+  convertedAt: Date | null;
+  windowEndsAt: Date;
+}
+
+export interface UserCard {
+  userId: string;
+  name: string | null;
+  email: string | null;
+  locale: string | null;
+  timezone: string | null;
+  signupAt: Date | null;
+  unsubscribed: boolean;
+  score: {
+    churnProbability: number;
+    tier: string;
+    pAlive: number | null;
+    expectedPurchases: number | null;
+    expectedValueMinor: number | null;
+    valueAtRiskMinor: number | null;
+    segment: string | null;
+    persona: number | null;
+    rfm: { r: number | null; f: number | null; m: number | null };
+    explanation: Explanation[];
+    modelRunId: number;
+    scoredAt: Date;
+  } | null;
+  recommendations: CardRecommendation[];
+  lastOutreach: LastOutreach | null;
+}
+
+export interface ModelCard {
+  rescore: (RunSummary & { churn: ChurnMetrics | null; scored: number | null }) | null;
+  backtest: (RunSummary & { churn: ChurnMetrics | null; recommend: Record<string, unknown> | null; btyd: Record<string, unknown> | null }) | null;
+}
+
+export interface RiskBucket {
+  from: number;
+  to: number;
+  users: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(v as string));
+const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
+const finiteOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** The value-at-risk expression exactly as `user_scores_value_at_risk_idx` spells it, so the planner matches it. */
+const VAR = (alias: string) => `(${alias}.expected_value_minor * ${alias}.churn_probability)`;
+
+function emptyTiers(): Record<RiskTier, number> {
+  return { high: 0, medium: 0, low: 0 };
+}
+
+function segmentOrder(segment: string | null): number {
+  const i = RFM_SEGMENTS.indexOf(segment as (typeof RFM_SEGMENTS)[number]);
+  return i < 0 ? RFM_SEGMENTS.length : i;
+}
+
+function toChurnMetrics(metrics: Record<string, unknown>): ChurnMetrics | null {
+  const c = metrics.churn as Record<string, unknown> | undefined;
+  if (!c || typeof c !== 'object') return null;
+  return {
+    auc: finiteOrNull(c.auc),
+    prAuc: finiteOrNull(c.prAuc),
+    brier: finiteOrNull(c.brier),
+    baselineAuc: finiteOrNull(c.baselineAuc),
+    n: finiteOrNull(c.n),
+    positives: finiteOrNull(c.positives),
+  };
+}
+
+function toRunSummary(r: Record<string, unknown>): RunSummary {
+  return {
+    runId: num(r.id),
+    kind: r.kind as RunSummary['kind'],
+    status: String(r.status),
+    asOf: dateOrNull(r.as_of) as Date,
+    startedAt: dateOrNull(r.started_at) as Date,
+    finishedAt: dateOrNull(r.finished_at),
+    fallback: (r.fallback as string | null) ?? null,
+    metrics: json<Record<string, unknown>>(r.metrics) ?? {},
+    rowCount: numOrNull(r.row_count),
+    positives: numOrNull(r.positives),
+    baseRate: numOrNull(r.base_rate),
+  };
+}
+
+// params is left out on purpose: it holds whole fitted models (megabytes of jsonb to detoast).
+const RUN_COLUMNS = 'id, kind, status, as_of, started_at, finished_at, fallback, metrics, row_count, positives, base_rate';
+
+const RANKED_COLUMNS = (s: string) =>
+  `${s}.user_id, ${s}.churn_probability, ${s}.risk_tier, ${s}.segment, ${s}.p_alive, ${s}.expected_value_minor,
+   ${VAR(s)} as value_at_risk, ${s}.explanation->0->>'feature' as top_feature`;
+
+function toRanked(r: Record<string, unknown>): RankedUser {
+  return {
+    userId: String(r.user_id),
+    name: (r.name as string | null) ?? null,
+    email: (r.email as string | null) ?? null,
+    churnProbability: num(r.churn_probability),
+    tier: String(r.risk_tier),
+    segment: (r.segment as string | null) ?? null,
+    pAlive: numOrNull(r.p_alive),
+    expectedValueMinor: numOrNull(r.expected_value_minor),
+    valueAtRiskMinor: numOrNull(r.value_at_risk),
+    topFeature: (r.top_feature as string | null) ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Totals
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Users, summed churn probability and value at risk per (segment, tier): one index-only pass
+ * over the covering index, grouped in index order (no hash, no sort).
+ */
+export async function scoreCells(q: Queryable): Promise<ScoreCell[]> {
+  const rows = await q.query<Record<string, unknown>>(
+    `select s.segment, s.risk_tier, count(*)::int as users, coalesce(sum(s.churn_probability), 0)::float8 as churn_sum,
+            coalesce(sum(${VAR('s')}), 0)::float8 as value_at_risk
+     from user_scores s group by s.segment, s.risk_tier`,
+  );
+  return rows.map((r) => ({
+    segment: (r.segment as string | null) ?? null,
+    tier: String(r.risk_tier),
+    users: num(r.users),
+    churnSum: num(r.churn_sum),
+    valueAtRiskMinor: num(r.value_at_risk),
+  }));
+}
+
+/** The latest finished run of a kind, without its (large) params. */
+export async function latestRun(q: Queryable, kind: 'rescore' | 'backtest'): Promise<RunSummary | null> {
+  const [r] = await q.query<Record<string, unknown>>(
+    `select ${RUN_COLUMNS} from model_runs where kind = $1 and status = 'done' order by id desc limit 1`,
+    [kind],
+  );
+  return r ? toRunSummary(r) : null;
+}
+
+/** Users, users active in the 30 days before `now`, payers, tiers, segments, and the last rescore with its AUC. */
+export async function overviewCounts(q: Queryable, now: Date): Promise<OverviewCounts> {
+  const since = new Date(now.getTime() - 30 * 86_400_000);
+  const [[counts], cells, run] = await Promise.all([
+    q.query<{ users: number; active: number }>(
+      `select (select count(*)::int from users) as users,
+              (select count(distinct e.user_id)::int from events e where e.occurred_at >= $1 and e.occurred_at < $2) as active`,
+      [since.toISOString(), now.toISOString()],
+    ),
+    scoreCells(q),
+    latestRun(q, 'rescore'),
+  ]);
+  const tiers = emptyTiers();
+  const bySegment = new Map<string, number>();
+  let payers = 0;
+  for (const c of cells) {
+    payers += c.users;
+    if (c.tier in tiers) tiers[c.tier as RiskTier] += c.users;
+    if (c.segment !== null) bySegment.set(c.segment, (bySegment.get(c.segment) ?? 0) + c.users);
+  }
+  return {
+    users: num(counts?.users ?? 0),
+    active30d: num(counts?.active ?? 0),
+    payers,
+    tiers,
+    segments: [...bySegment.entries()]
+      .sort((a, b) => segmentOrder(a[0]) - segmentOrder(b[0]) || (a[0] < b[0] ? -1 : 1))
+      .map(([segment, users]) => ({ segment, users })),
+    lastRescore: run ? { ...run, churn: toChurnMetrics(run.metrics) } : null,
+  };
+}
+
+/** Each segment with its size, mean churn probability, tier split and value at risk, best segment first. */
+export async function segmentStats(q: Queryable): Promise<SegmentStat[]> {
+  const out = new Map<string, SegmentStat>();
+  for (const c of await scoreCells(q)) {
+    if (c.segment === null) continue;
+    let s = out.get(c.segment);
+    if (!s) out.set(c.segment, (s = { segment: c.segment, users: 0, avgChurn: 0, high: 0, medium: 0, low: 0, valueAtRiskMinor: 0 }));
+    s.users += c.users;
+    s.avgChurn += c.churnSum; // a sum until the end
+    s.valueAtRiskMinor += c.valueAtRiskMinor;
+    if (c.tier === 'high' || c.tier === 'medium' || c.tier === 'low') s[c.tier] += c.users;
+  }
+  return [...out.values()]
+    .map((s) => ({ ...s, avgChurn: s.users ? s.avgChurn / s.users : 0 }))
+    .sort((a, b) => segmentOrder(a.segment) - segmentOrder(b.segment) || (a.segment < b.segment ? -1 : 1));
+}
+
+/** Scored users matching an optional tier and segment: an index-only range count. */
+export async function countUsers(q: Queryable, f: { tier?: RiskTier | undefined; segment?: string | undefined }): Promise<number> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  // Distinct statement texts per filter: a generic plan for "($1 is null or …)" could not use the index.
+  if (f.segment !== undefined) where.push(`segment = $${params.push(f.segment)}`);
+  if (f.tier !== undefined) where.push(`risk_tier = $${params.push(f.tier)}`);
+  const [r] = await q.query<{ n: number }>(`select count(*)::int as n from user_scores${where.length ? ` where ${where.join(' and ')}` : ''}`, params);
+  return num(r?.n ?? 0);
+}
+
+/**
+ * Histogram of churn probability in `buckets` equal-width buckets over [0, 1] (probability 1
+ * falls in the last one). Every bucket is returned, empty ones with 0 users.
+ */
+export async function riskHistogram(q: Queryable, buckets = 20): Promise<RiskBucket[]> {
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1000) throw new RangeError(`buckets must be an integer from 1 to 1000, got ${buckets}`);
+  const rows = await q.query<{ b: number; n: number }>(
+    `select least(width_bucket(churn_probability, 0, 1, $1), $1)::int as b, count(*)::int as n from user_scores group by 1`,
+    [buckets],
+  );
+  const counts = new Array<number>(buckets).fill(0);
+  for (const r of rows) {
+    const i = Math.max(1, num(r.b)) - 1; // width_bucket gives 0 below the range: probabilities are ≥ 0, but be safe
+    counts[i] = (counts[i] ?? 0) + num(r.n);
+  }
+  return counts.map((users, i) => ({ from: i / buckets, to: (i + 1) / buckets, users }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ranked lists
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The top `n` scored users by value at risk among the given segments and tiers: one
+ * `limit n` index range per (segment, tier) cell, then a merge of at most cells × n rows.
+ */
+async function rankedCells(q: Queryable, segments: readonly string[], tiers: readonly string[], n: number): Promise<RankedUser[]> {
+  const rows = await q.query<Record<string, unknown>>(
+    `select t.*, u.name, u.email
+     from (
+       select c.* from unnest($1::text[]) as seg(name) cross join unnest($2::text[]) as tr(name)
+       cross join lateral (
+         select ${RANKED_COLUMNS('s')} from user_scores s
+         where s.segment = seg.name and s.risk_tier = tr.name
+         order by ${VAR('s')} desc nulls last limit $3
+       ) c
+       order by c.value_at_risk desc nulls last, c.user_id limit $3
+     ) t join users u on u.id = t.user_id
+     order by t.value_at_risk desc nulls last, t.user_id`,
+    [segments, tiers, n],
+  );
+  return rows.map(toRanked);
+}
+
+/**
+ * Scored users ranked by value at risk (expected value × churn probability), highest first,
+ * optionally only one segment and/or one tier. `n` is capped by the caller (the intent parser
+ * allows 1–100).
+ */
+export async function atRiskUsers(q: Queryable, f: { n: number; segment?: string | undefined; tier?: RiskTier | undefined }): Promise<RankedUser[]> {
+  if (!Number.isInteger(f.n) || f.n < 1 || f.n > 1000) throw new RangeError(`n must be an integer from 1 to 1000, got ${f.n}`);
+  if (f.segment === undefined && f.tier === undefined) {
+    const rows = await q.query<Record<string, unknown>>(
+      `select t.*, u.name, u.email from (
+         select ${RANKED_COLUMNS('s')} from user_scores s order by ${VAR('s')} desc nulls last limit $1
+       ) t join users u on u.id = t.user_id
+       order by t.value_at_risk desc nulls last, t.user_id`,
+      [f.n],
+    );
+    return rows.map(toRanked);
+  }
+  return rankedCells(q, f.segment !== undefined ? [f.segment] : RFM_SEGMENTS, f.tier !== undefined ? [f.tier] : RISK_TIERS, f.n);
+}
+
+/** The users of one segment, the ones with the most value at risk first. */
+export async function segmentUsers(q: Queryable, segment: string, n: number): Promise<RankedUser[]> {
+  return atRiskUsers(q, { n, segment });
+}
+
+// ---------------------------------------------------------------------------------------------
+// One user
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Resolves an id or an email to a user id. Emails match exactly first (the `users.email`
+ * index), then case-insensitively; when several users share an address the most recently
+ * updated wins.
+ */
+export async function findUserId(q: Queryable, ref: { kind: 'id' | 'email'; value: string }): Promise<string | null> {
+  if (ref.kind === 'id') {
+    const [r] = await q.query<{ id: string }>('select id from users where id = $1', [ref.value]);
+    return r ? String(r.id) : null;
+  }
+  const [exact] = await q.query<{ id: string }>('select id from users where email = $1 order by updated_at desc, id limit 1', [ref.value]);
+  if (exact) return String(exact.id);
+  const [folded] = await q.query<{ id: string }>('select id from users where lower(email) = lower($1) order by updated_at desc, id limit 1', [ref.value]);
+  return folded ? String(folded.id) : null;
+}
+
+/**
+ * Everything the bot shows about one user: profile, score with its explanation, top
+ * recommendations with titles, and the last outreach with its outcome (coupon redeemed,
+ * converted within `windowDays`). Null when there is no such user.
+ */
+export async function userCard(q: Queryable, userId: string, o: { windowDays: number; recommendations?: number }): Promise<UserCard | null> {
+  const [[u], recs, [o1]] = await Promise.all([
+    q.query<Record<string, unknown>>(
+      `select u.id, u.email, u.name, u.locale, u.timezone, u.signup_at, u.unsubscribed_at is not null as unsubscribed,
+              s.churn_probability, s.risk_tier, s.p_alive, s.expected_purchases, s.expected_value_minor, ${VAR('s')} as value_at_risk,
+              s.segment, s.persona, s.rfm_r, s.rfm_f, s.rfm_m, s.explanation, s.model_run_id, s.scored_at
+       from users u left join user_scores s on s.user_id = u.id where u.id = $1`,
+      [userId],
+    ),
+    q.query<Record<string, unknown>>(
+      `select r.rank, r.item_id, i.title, r.score, r.reason, ri.title as reason_title
+       from recommendations r left join items i on i.id = r.item_id left join items ri on ri.id = r.reason->>'itemId'
+       where r.user_id = $1 order by r.rank limit $2`,
+      [userId, o.recommendations ?? 5],
+    ),
+    q.query<Record<string, unknown>>(
+      `select o.id, o.cycle_id, o.tier, o.channel, o.holdout, o.state, o.scheduled_at, o.sent_at, o.created_at, o.last_error,
+              c.code, c.kind, c.value, c.currency, c.expires_at,
+              (c.redeemed_at is not null or exists (
+                 select 1 from events e where e.coupon_code = c.code and e.type in ('coupon_redeemed','purchase'))) as redeemed,
+              (select min(e.occurred_at) from events e
+                where e.user_id = o.user_id and e.type in ('purchase','renewal')
+                  and e.occurred_at >= coalesce(o.sent_at, o.scheduled_at)
+                  and e.occurred_at < coalesce(o.sent_at, o.scheduled_at) + make_interval(days => $2)) as converted_at,
+              coalesce(o.sent_at, o.scheduled_at) + make_interval(days => $2) as window_ends_at
+       from outreach o left join coupons c on c.id = o.coupon_id
+       where o.user_id = $1 order by o.created_at desc, o.id desc limit 1`,
+      [userId, o.windowDays],
+    ),
+  ]);
+  if (!u) return null;
+  const explanation = (json<unknown[]>(u.explanation) ?? []).map((e) => {
+    const x = e as Record<string, unknown>;
+    return {
+      feature: String(x.feature),
+      contribution: finiteOrNull(x.contribution),
+      value: finiteOrNull(x.value),
+      ...(typeof x.reason === 'string' ? { reason: x.reason } : {}),
+    };
+  });
+  return {
+    userId: String(u.id),
+    name: (u.name as string | null) ?? null,
+    email: (u.email as string | null) ?? null,
+    locale: (u.locale as string | null) ?? null,
+    timezone: (u.timezone as string | null) ?? null,
+    signupAt: dateOrNull(u.signup_at),
+    unsubscribed: Boolean(u.unsubscribed),
+    score:
+      u.churn_probability === null || u.churn_probability === undefined
+        ? null
+        : {
+            churnProbability: num(u.churn_probability),
+            tier: String(u.risk_tier),
+            pAlive: numOrNull(u.p_alive),
+            expectedPurchases: numOrNull(u.expected_purchases),
+            expectedValueMinor: numOrNull(u.expected_value_minor),
+            valueAtRiskMinor: numOrNull(u.value_at_risk),
+            segment: (u.segment as string | null) ?? null,
+            persona: numOrNull(u.persona),
+            rfm: { r: numOrNull(u.rfm_r), f: numOrNull(u.rfm_f), m: numOrNull(u.rfm_m) },
+            explanation,
+            modelRunId: num(u.model_run_id),
+            scoredAt: dateOrNull(u.scored_at) as Date,
+          },
+    recommendations: recs.map((r) => ({
+      rank: num(r.rank),
+      itemId: String(r.item_id),
+      title: (r.title as string | null) ?? null,
+      score: num(r.score),
+      reason: json<Record<string, unknown>>(r.reason) ?? {},
+      reasonTitle: (r.reason_title as string | null) ?? null,
+    })),
+    lastOutreach: o1
+      ? {
+          id: num(o1.id),
+          cycleId: String(o1.cycle_id),
+          tier: String(o1.tier),
+          channel: String(o1.channel),
+          holdout: Boolean(o1.holdout),
+          state: String(o1.state),
+          scheduledAt: dateOrNull(o1.scheduled_at) as Date,
+          sentAt: dateOrNull(o1.sent_at),
+          createdAt: dateOrNull(o1.created_at) as Date,
+          lastError: (o1.last_error as string | null) ?? null,
+          coupon: o1.code
+            ? {
+                code: String(o1.code),
+                kind: String(o1.kind),
+                value: num(o1.value),
+                currency: (o1.currency as string | null) ?? null,
+                expiresAt: dateOrNull(o1.expires_at) as Date,
+                redeemed: Boolean(o1.redeemed),
+              }
+            : null,
+          convertedAt: dateOrNull(o1.converted_at),
+          windowEndsAt: dateOrNull(o1.window_ends_at) as Date,
+        }
+      : null,
+  };
+}
+
+/** A persona's description as the rescore run that assigned it described it (`params.personaDescriptions`). */
+export interface PersonaDescription {
+  cluster: number;
+  size: number;
+  share: number;
+  text: string;
+}
+
+/**
+ * The persona descriptions of one rescore run. Reading them detoasts the run's params (the
+ * fitted models: can be megabytes), so callers cache the answer per run id.
+ */
+export async function personaDescriptions(q: Queryable, runId: number): Promise<PersonaDescription[]> {
+  const [r] = await q.query<{ d: unknown }>(`select params->'personaDescriptions' as d from model_runs where id = $1`, [runId]);
+  const list = json<unknown>(r?.d ?? null);
+  if (!Array.isArray(list)) return [];
+  return list.map((x, i) => {
+    const d = x as Record<string, unknown>;
+    return { cluster: typeof d.cluster === 'number' ? d.cluster : i, size: num(d.size ?? 0), share: num(d.share ?? 0), text: String(d.text ?? '') };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------------------------
+
+/** The latest finished rescore and backtest runs with their held-out metrics. */
+export async function modelCard(q: Queryable): Promise<ModelCard> {
+  const [rescore, backtest] = await Promise.all([latestRun(q, 'rescore'), latestRun(q, 'backtest')]);
+  return {
+    rescore: rescore ? { ...rescore, churn: toChurnMetrics(rescore.metrics), scored: finiteOrNull(rescore.metrics.scored) } : null,
+    backtest: backtest
+      ? {
+          ...backtest,
+          churn: toChurnMetrics(backtest.metrics),
+          recommend: (backtest.metrics.recommend as Record<string, unknown> | undefined) ?? null,
+          btyd: (backtest.metrics.btyd as Record<string, unknown> | undefined) ?? null,
+        }
+      : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Digest: users who became high risk since the previous digest
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `user_scores` keeps only each user's latest score, so the tiers of the previous run are
+ * gone once a rescore has written. The digest therefore keeps its own snapshot: the ids of
+ * every high-tier user at the last digested run, in `settings` under this key
+ * (`{ runId, users: [...] }`), replaced set-based after each digest.
+ */
+export const DIGEST_SNAPSHOT_KEY = 'digest.high_risk_snapshot';
+
+export interface DigestSnapshotInfo {
+  runId: number;
+  users: number;
+}
+
+export async function digestSnapshotInfo(q: Queryable): Promise<DigestSnapshotInfo | null> {
+  const [r] = await q.query<{ run_id: number | null; users: number | null }>(
+    `select (value->>'runId')::bigint as run_id, jsonb_array_length(value->'users') as users from settings where key = $1`,
+    [DIGEST_SNAPSHOT_KEY],
+  );
+  return r && r.run_id !== null ? { runId: num(r.run_id), users: num(r.users ?? 0) } : null;
+}
+
+/**
+ * High-tier users scored by `runId` who were not high at the previous snapshot (all high-tier
+ * users when there is none): how many, and the `n` with the most value at risk. One hash
+ * anti-join between the high tier and the snapshot.
+ */
+export async function newHighRiskUsers(q: Queryable, runId: number, n: number): Promise<{ total: number; users: RankedUser[] }> {
+  const rows = await q.query<Record<string, unknown>>(
+    `with prev as (
+       select p.id from settings st cross join lateral jsonb_array_elements_text(st.value->'users') as p(id) where st.key = $3
+     )
+     select t.*, u.name, u.email from (
+       select ${RANKED_COLUMNS('s')}, count(*) over () as total
+       from user_scores s left join prev on prev.id = s.user_id
+       where s.risk_tier = 'high' and s.model_run_id = $1 and prev.id is null
+       order by ${VAR('s')} desc nulls last, s.user_id limit $2
+     ) t join users u on u.id = t.user_id
+     order by t.value_at_risk desc nulls last, t.user_id`,
+    [runId, n, DIGEST_SNAPSHOT_KEY],
+  );
+  return { total: rows.length ? num(rows[0]!.total) : 0, users: rows.map(toRanked) };
+}
+
+/** Replaces the snapshot with the high-tier users of `runId`, in one statement. */
+export async function saveDigestSnapshot(q: Queryable, runId: number, by: string): Promise<number> {
+  const [r] = await q.query<{ users: number }>(
+    `insert into settings (key, value, updated_by)
+     select $1, jsonb_build_object('runId', $2::bigint, 'users', coalesce(jsonb_agg(s.user_id order by s.user_id), '[]'::jsonb)), $3
+     from user_scores s where s.risk_tier = 'high' and s.model_run_id = $2
+     on conflict (key) do update set value = excluded.value, updated_at = now(), updated_by = excluded.updated_by
+     returning jsonb_array_length(value->'users') as users`,
+    [DIGEST_SNAPSHOT_KEY, runId, by],
+  );
+  return num(r?.users ?? 0);
+}
+
+/** Names and emails of the given users (a digest re-rendered after a click), in no particular order. */
+export async function contactsByIds(q: Queryable, userIds: readonly string[]): Promise<{ userId: string; name: string | null; email: string | null }[]> {
+  if (userIds.length === 0) return [];
+  const rows = await q.query<{ id: string; name: string | null; email: string | null }>('select id, name, email from users where id = any($1::text[])', [userIds]);
+  return rows.map((r) => ({ userId: String(r.id), name: r.name ?? null, email: r.email ?? null }));
+}
