@@ -57,7 +57,10 @@ export async function enqueueBulk<N extends JobName>(q: Queues, name: N, jobs: {
   }
 }
 
-/** A cycle id from a time: stable across retries of the job that starts it. */
-export function cycleIdFor(at: Date): string {
-  return `c${at.toISOString().slice(0, 16).replace(/[-:T]/g, '')}`;
+/**
+ * A cycle id from a time (to the second): stable across retries of the job that starts it.
+ * Cycles started by hand add a suffix, so two in the same second stay apart.
+ */
+export function cycleIdFor(at: Date, suffix = ''): string {
+  return `c${at.toISOString().slice(0, 19).replace(/[-:T]/g, '')}${suffix ? `-${suffix}` : ''}`;
 }

@@ -2,6 +2,7 @@
  * The one CLI: `rekindle <command>`. Adapters only: parse flags, open what the command
  * needs, call a service, print. Exit status 0 on success, 1 on failure, 2 on bad usage.
  */
+import { randomBytes } from 'node:crypto';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AppError } from './domain/errors.js';
 import { isExplicit } from './config.js';
@@ -271,7 +272,7 @@ program
     const rt = await openRuntime({ requireMigrated: true });
     const jobs = await openJobsRuntime(rt);
     try {
-      const cycleId = cycleIdFor(new Date());
+      const cycleId = cycleIdFor(new Date(), randomBytes(2).toString('hex'));
       await enqueue(jobs.queues, 'cycle.start', { cycleId }, { jobId: jobId.cycle(cycleId) });
       if (!o.wait) {
         out(o.json ? JSON.stringify({ cycleId, enqueued: true }) : `cycle ${cycleId} enqueued; workers will run it (\`rekindle worker\`)`);

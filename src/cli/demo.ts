@@ -4,6 +4,7 @@
  * (PGlite serves one process), run rescore → recommend → plan → deliver to the outbox folder
  * (or SMTP_URL) and to a local webhook receiver, backtest, and report what happened.
  */
+import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -75,7 +76,7 @@ export async function runDemo(base: Runtime, o: { users: number; seed: number; q
     // The demo's receiver: one endpoint row, pointed at this run's port.
     await rt.db.query(`delete from webhook_endpoints where description = 'demo receiver'`);
     await rt.db.query(`insert into webhook_endpoints (url, secret, event_types, description) values ($1, $2, '{}', 'demo receiver')`, [receiver.url, DEMO_SECRET]);
-    const cycleId = cycleIdFor(new Date());
+    const cycleId = cycleIdFor(new Date(), randomBytes(2).toString('hex'));
     await enqueue(jobs.queues, 'cycle.start', { cycleId }, { jobId: jobId.cycle(cycleId) });
     const cycle = await followCycle(rt.db, jobs.queues, cycleId, 170_000, say);
     say('backtesting…');
@@ -118,7 +119,9 @@ export function printDemo(r: DemoReport, out: (s: string) => void): void {
   out(`Risk tiers (${ov.payers} paying users): high ${ov.tiers.high ?? 0} → coupon, medium ${ov.tiers.medium ?? 0} → email, low ${ov.tiers.low ?? 0} → nothing`);
   out(`Segments: ${ov.segments.map((x) => `${x.segment} ${x.users}`).join(', ')}`);
   out(`Cycle ${r.cycle.cycleId}: ${r.cycle.planned ?? 0} planned, ${r.cycle.holdout ?? 0} held out to measure uplift, ${r.cycle.outreach.sent} sent, ${r.cycle.outreach.failed} failed${r.cycle.outreach.delayed ? `, ${r.cycle.outreach.delayed} waiting for quiet hours to end` : ''} (quiet hours: ${r.quietHours})`);
-  out(`Emails written: ${r.emails.written}${r.emails.outbox ? ` to ${r.emails.outbox}` : ` via ${r.emails.smtp}`}`);
+  const skipped = Object.entries(r.cycle.skipped).filter(([, n]) => n > 0);
+  if (skipped.length) out(`  left out by the policy: ${skipped.map(([k, n]) => `${k.replace('_', ' ')} ${n}`).join(', ')}${r.cycle.skipped.frequency_cap ? ' (contacted by an earlier run less than FREQUENCY_CAP_DAYS ago)' : ''}`);
+  out(`Emails written this run: ${r.emails.written}${r.emails.outbox ? ` to ${r.emails.outbox}` : ` via ${r.emails.smtp}`}`);
   if (r.emails.example) out(`  open one: ${r.emails.example}`);
   out(`Webhooks delivered to the local receiver: ${r.webhooks.received} (coupon.issued, outreach.planned, user.risk_changed)`);
   out('Next:');

@@ -250,6 +250,8 @@ export const cycles = pgTable('cycles', {
   recommendRunId: bigint({ mode: 'number' }),
   planned: integer(),
   holdout: integer(),
+  /** Users the policy left out, by reason (low_tier, unsubscribed, no_email, frequency_cap, paused). */
+  skipped: jsonb().notNull().default({}),
   error: text(),
   startedAt: tz().notNull().defaultNow(),
   plannedAt: tz(),

@@ -124,9 +124,9 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
       result.webhookDeliveries.push(...(await enqueueWebhookEvents(tx, events)));
     }
     await tx.query(
-      `insert into cycles (id, planned, holdout, planned_at) values ($1, $2, $3, now())
-       on conflict (id) do update set planned = coalesce(cycles.planned, 0) + $2, holdout = coalesce(cycles.holdout, 0) + $3, planned_at = now()`,
-      [cycleId, result.planned, result.holdout],
+      `insert into cycles (id, planned, holdout, skipped, planned_at) values ($1, $2, $3, $4::text::jsonb, now())
+       on conflict (id) do update set planned = coalesce(cycles.planned, 0) + $2, holdout = coalesce(cycles.holdout, 0) + $3, skipped = $4::text::jsonb, planned_at = now()`,
+      [cycleId, result.planned, result.holdout, JSON.stringify(result.skipped)],
     );
   });
   d.log.info({ cycleId, planned: result.planned, holdout: result.holdout, skipped: result.skipped, webhooks: result.webhookDeliveries.length }, 'outreach planned');

@@ -1,0 +1,1 @@
+ALTER TABLE "cycles" ADD COLUMN "skipped" jsonb DEFAULT '{}'::jsonb NOT NULL;

@@ -1,0 +1,568 @@
+/**
+ * The Slack bot end to end: signed slash commands (form-encoded), events (JSON) and button
+ * clicks (form-encoded `payload=`) posted to Bolt's real ExpressReceiver on loopback, against a
+ * seeded and scored PostgreSQL database; Web API calls and response_url posts answered and
+ * recorded by a local fake Slack. Expected numbers come from SQL written here, independently
+ * of src/store/insights.ts.
+ */
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSlackBot, type SlackBot } from '../../src/bot/app.js';
+import { featureLabel } from '../../src/bot/blocks.js';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase, type Database } from '../../src/db/client.js';
+import { migrate } from '../../src/db/migrate.js';
+import { silentLogger } from '../../src/logger.js';
+import { RFM_SEGMENT_LABELS } from '../../src/ml/rfm.js';
+import { createInsights } from '../../src/services/insights.js';
+import { modelSettings } from '../../src/services/model-settings.js';
+import { recommendAll } from '../../src/services/recommend.js';
+import { rescore } from '../../src/services/rescore.js';
+import { seedPlatform } from '../../src/services/seed.js';
+import { isOutreachPaused } from '../../src/store/outreach.js';
+import { freshDatabase, type TestDatabase } from '../support/db.js';
+import { listen, type Running } from '../support/http.js';
+import { blocksText, FAKE_TEAM, signSlackRequest, startFakeSlack, type FakeSlack } from '../support/slack.js';
+
+const END = new Date('2026-11-01T00:00:00Z');
+const SECRET = 'slack-signing-secret-for-tests-0123';
+const GROWTH = 'UGROWTH01'; // allowed, no personal data, not an admin
+const PII = 'UPII00001'; // allowed, sees personal data
+const ADMIN = 'UADMIN001'; // allowed admin
+const OUTSIDER = 'UOUTSIDE1'; // not on the user allowlist
+const CHANNEL = 'CGROWTH01';
+const DIGEST = 'CDIGEST01';
+
+const en = {
+  int: (n: number) => new Intl.NumberFormat('en-US').format(n),
+  pct: (p: number) => new Intl.NumberFormat('en-US', { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(p),
+  money: (minor: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'CNY' }).format(minor / 100),
+};
+const zhInt = (n: number) => new Intl.NumberFormat('zh-CN').format(n);
+
+describe('Slack bot over a seeded, scored database', () => {
+  let t: TestDatabase;
+  let db: Database;
+  let slack: FakeSlack;
+  let bot: SlackBot;
+  let http: Running;
+  let run1: number;
+  const enqueued: string[] = [];
+  let seq = 0;
+
+  beforeAll(async () => {
+    t = await freshDatabase();
+    db = t.db;
+    await seedPlatform({ db, log: silentLogger }, { users: 2000, seed: 11, end: END });
+    const s = modelSettings(loadConfig({}));
+    run1 = (await rescore({ db, log: silentLogger, now: () => END }, s)).modelRunId;
+    await recommendAll({ db, log: silentLogger, now: () => END }, s);
+    await plantOutreach(db);
+    slack = await startFakeSlack();
+    const config = loadConfig({
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_MODE: 'http',
+      SLACK_ALLOWED_TEAMS: FAKE_TEAM,
+      SLACK_ALLOWED_CHANNELS: `${CHANNEL},${DIGEST}`,
+      SLACK_ALLOWED_USERS: [GROWTH, PII, ADMIN].join(','),
+      SLACK_PII_USERS: PII,
+      SLACK_ADMIN_USERS: ADMIN,
+      SLACK_DIGEST_CHANNEL: DIGEST,
+    });
+    bot = createSlackBot({
+      config,
+      db,
+      log: process.env.BOT_TEST_LOG ? (await import('../../src/logger.js')).createLogger({ level: process.env.BOT_TEST_LOG }) : silentLogger,
+      now: () => END,
+      queues: {
+        enqueueRescore: async () => {
+          enqueued.push(`rescore-${enqueued.length + 1}`);
+          return enqueued.at(-1) as string;
+        },
+      },
+    });
+    const app = express();
+    app.use(bot.router!);
+    http = await listen(app);
+    await bot.start();
+  }, 240_000);
+
+  afterAll(async () => {
+    await bot?.stop();
+    await http?.close();
+    await slack?.close();
+    await t?.drop();
+  });
+
+  // ------------------------------------------------------------------------------------------
+  // Requests as Slack sends them
+  // ------------------------------------------------------------------------------------------
+
+  async function post(body: string, contentType: string, headers: Record<string, string> = signSlackRequest(body, SECRET)) {
+    const started = performance.now();
+    const res = await fetch(`${http.url}/slack/events`, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
+    const text = await res.text();
+    return { status: res.status, text, ms: performance.now() - started };
+  }
+
+  /** A slash command; resolves once Bolt answered the HTTP request (the ack). */
+  async function slash(text: string, o: { user?: string; channel?: string; team?: string } = {}) {
+    const id = `cmd${++seq}`;
+    const body = new URLSearchParams({
+      token: 'legacy-verification-token',
+      team_id: o.team ?? FAKE_TEAM,
+      team_domain: 'fake',
+      channel_id: o.channel ?? CHANNEL,
+      channel_name: 'growth',
+      user_id: o.user ?? GROWTH,
+      user_name: 'someone',
+      command: '/retain',
+      text,
+      api_app_id: 'A0REKINDLE',
+      is_enterprise_install: 'false',
+      response_url: slack.responseUrl(id),
+      trigger_id: `${seq}.1.abc`,
+    }).toString();
+    const res = await post(body, 'application/x-www-form-urlencoded');
+    return { ...res, id };
+  }
+
+  async function ask(text: string, o: { user?: string; channel?: string } = {}) {
+    const r = await slash(text, o);
+    expect(r.status).toBe(200);
+    const answer = await slack.waitForResponse(r.id);
+    return { ...r, body: answer.body, all: blocksText(answer.body.blocks) + '\n' + String(answer.body.text) };
+  }
+
+  async function sendEvent(event: Record<string, unknown>, o: { team?: string } = {}) {
+    const body = JSON.stringify({
+      token: 'legacy-verification-token',
+      team_id: o.team ?? FAKE_TEAM,
+      api_app_id: 'A0REKINDLE',
+      type: 'event_callback',
+      event_id: `Ev${++seq}`,
+      event_time: Math.floor(Date.now() / 1000),
+      event: { event_ts: `${1_700_000_000 + seq}.000100`, ts: `${1_700_000_000 + seq}.000100`, ...event },
+    });
+    return post(body, 'application/json');
+  }
+
+  async function clickButton(o: { user: string; actionId: string; value: string; messageTs: string; channel?: string }) {
+    const id = `click${++seq}`;
+    const payload = {
+      type: 'block_actions',
+      team: { id: FAKE_TEAM, domain: 'fake' },
+      user: { id: o.user, username: 'someone', team_id: FAKE_TEAM },
+      api_app_id: 'A0REKINDLE',
+      token: 'legacy-verification-token',
+      container: { type: 'message', message_ts: o.messageTs, channel_id: o.channel ?? DIGEST, is_ephemeral: false },
+      trigger_id: `${seq}.2.def`,
+      channel: { id: o.channel ?? DIGEST, name: 'digest' },
+      message: { type: 'message', ts: o.messageTs, text: 'Call list' },
+      response_url: slack.responseUrl(id),
+      actions: [{ type: 'button', action_id: o.actionId, block_id: 'digest:x', value: o.value, action_ts: `${Date.now() / 1000}` }],
+    };
+    const res = await post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded');
+    return { ...res, id };
+  }
+
+  const one = async <T>(sql: string, params: unknown[] = []): Promise<T> => (await db.query<T>(sql, params))[0] as T;
+
+  // ------------------------------------------------------------------------------------------
+  // Receiver: signatures and the URL check
+  // ------------------------------------------------------------------------------------------
+
+  it('answers the url_verification challenge of a signed request', async () => {
+    const body = JSON.stringify({ token: 'x', challenge: 'challenge-3f9a', type: 'url_verification' });
+    const r = await post(body, 'application/json');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.text)).toEqual({ challenge: 'challenge-3f9a' });
+  });
+
+  it('rejects a bad, a missing or a stale signature with 401 and does nothing', async () => {
+    const before = slack.calls.length + slack.responses.length;
+    const body = new URLSearchParams({ team_id: FAKE_TEAM, channel_id: CHANNEL, user_id: GROWTH, command: '/retain', text: 'overview', response_url: slack.responseUrl('never') }).toString();
+    expect((await post(body, 'application/x-www-form-urlencoded', signSlackRequest(body, 'another-secret'))).status).toBe(401);
+    expect((await post(body, 'application/x-www-form-urlencoded', {})).status).toBe(401);
+    const stale = Math.floor(Date.now() / 1000) - 10 * 60;
+    expect((await post(body, 'application/x-www-form-urlencoded', signSlackRequest(body, SECRET, stale))).status).toBe(401);
+    // A body changed after signing.
+    const signed = signSlackRequest(body, SECRET);
+    expect((await post(body.replace('overview', 'rescore'), 'application/x-www-form-urlencoded', signed)).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(slack.calls.length + slack.responses.length).toBe(before);
+  });
+
+  // ------------------------------------------------------------------------------------------
+  // Slash commands
+  // ------------------------------------------------------------------------------------------
+
+  it('acks at once and answers overview through response_url with the right numbers and two charts', async () => {
+    const r = await ask('overview');
+    expect(r.ms).toBeLessThan(1000); // the ack: Slack gives 3 s
+    expect(r.text).toBe('');
+    const users = await one<{ n: number }>('select count(*)::int as n from users');
+    const payers = await one<{ n: number }>('select count(*)::int as n from user_scores');
+    const active = await one<{ n: number }>(
+      `select count(distinct user_id)::int as n from events where occurred_at >= $1::timestamptz - interval '30 days' and occurred_at < $1`,
+      [END.toISOString()],
+    );
+    const tiers: Record<string, number> = { high: 0, medium: 0, low: 0 };
+    for (const x of await db.query<{ risk_tier: string; n: number }>('select risk_tier, count(*)::int as n from user_scores group by 1')) tiers[x.risk_tier] = x.n;
+    const auc = await one<{ auc: number }>(`select (metrics->'churn'->>'auc')::float8 as auc from model_runs where kind = 'rescore' and status = 'done' order by id desc limit 1`);
+    expect(r.all).toContain(`*Users*\n${en.int(users.n)}`);
+    expect(r.all).toContain(`*Payers (scored)*\n${en.int(payers.n)}`);
+    expect(r.all).toContain(`*Active in the last 30 days*\n${en.int(active.n)}`);
+    expect(r.all).toContain(`High ${en.int(tiers.high!)} (${en.pct(tiers.high! / payers.n)})`);
+    expect(r.all).toContain(`Medium ${en.int(tiers.medium!)}`);
+    expect(r.all).toContain(`Low ${en.int(tiers.low!)}`);
+    expect(r.all).toContain(`AUC ${new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 }).format(auc.auc)}`);
+    const seg = await one<{ segment: string; n: number }>('select segment, count(*)::int as n from user_scores group by 1 order by 2 desc limit 1');
+    expect(r.all).toContain(`${RFM_SEGMENT_LABELS[seg.segment as keyof typeof RFM_SEGMENT_LABELS].en} ${en.int(seg.n)}`);
+    expect(r.body.response_type).toBe('ephemeral');
+    // Charts: two PNGs uploaded through files.uploadV2 into the channel asked from.
+    for (const title of ['Churn risk distribution', 'Users by segment']) {
+      const complete = await slack.waitForCall('files.completeUploadExternal', (c) => c.args.files?.[0]?.title === title);
+      expect(complete.args.channel_id).toBe(CHANNEL);
+      expect(slack.uploads.find((x) => x.fileId === complete.args.files[0].id)?.png?.length ?? 0).toBeGreaterThan(5000);
+    }
+  });
+
+  it('ranks at-risk users by value at risk, with or without a segment or tier', async () => {
+    const r = await ask('at-risk 5');
+    const top = await db.query<{ user_id: string; v: number; p: number }>(
+      `select user_id, expected_value_minor * churn_probability as v, churn_probability as p from user_scores
+       order by expected_value_minor * churn_probability desc nulls last, user_id limit 5`,
+    );
+    const positions = top.map((u) => r.all.indexOf(`\`${u.user_id}\``));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(r.all).toContain(`Value at risk ${en.money(top[0]!.v)}`);
+    expect(r.all).toContain(`risk ${en.pct(top[0]!.p)}`);
+
+    const seg = await one<{ segment: string }>(`select segment from user_scores where risk_tier = 'high' group by 1 order by count(*) desc limit 1`);
+    const label = RFM_SEGMENT_LABELS[seg.segment as keyof typeof RFM_SEGMENT_LABELS].en;
+    const r2 = await ask(`at-risk 3 ${seg.segment.replace(/_/g, '-')}`);
+    const top2 = await db.query<{ user_id: string }>(
+      `select user_id from user_scores where segment = $1 order by expected_value_minor * churn_probability desc nulls last, user_id limit 3`,
+      [seg.segment],
+    );
+    expect(r2.all).toContain(`in ${label}`);
+    const p2 = top2.map((u) => r2.all.indexOf(`\`${u.user_id}\``));
+    expect(p2.every((p) => p >= 0) && [...p2].sort((a, b) => a - b).join() === p2.join()).toBe(true);
+
+    const r3 = await ask('at-risk 4 low');
+    const top3 = await db.query<{ user_id: string }>(
+      `select user_id from user_scores where risk_tier = 'low' order by expected_value_minor * churn_probability desc nulls last, user_id limit 4`,
+    );
+    for (const u of top3) expect(r3.all).toContain(`\`${u.user_id}\``);
+  });
+
+  it('lists segments with sizes and mean risk, and one segment with its users', async () => {
+    const r = await ask('segments');
+    const rows = await db.query<{ segment: string; n: number; avg: number }>('select segment, count(*)::int as n, avg(churn_probability) as avg from user_scores group by 1');
+    for (const s of rows) {
+      const label = RFM_SEGMENT_LABELS[s.segment as keyof typeof RFM_SEGMENT_LABELS].en;
+      expect(r.all).toContain(`*${label}* — ${en.int(s.n)} users · mean risk ${en.pct(Number(s.avg))}`);
+    }
+    const big = rows.sort((a, b) => b.n - a.n)[0]!;
+    const r2 = await ask(`segment ${big.segment.replace(/_/g, ' ')} 3`);
+    expect(r2.all).toContain(`*Users*\n${en.int(big.n)}`);
+    const top = await db.query<{ user_id: string }>(
+      `select user_id from user_scores where segment = $1 order by expected_value_minor * churn_probability desc nulls last, user_id limit 3`,
+      [big.segment],
+    );
+    for (const u of top) expect(r2.all).toContain(`\`${u.user_id}\``);
+  });
+
+  it('shows a user card: risk, explanation, recommendations, last outreach and its outcome; personal data masked unless allowed', async () => {
+    const u = await one<{ id: string; email: string; name: string; p: number; expl: { feature: string }[]; title: string }>(
+      `select u.id, u.email, u.name, s.churn_probability as p, s.explanation as expl,
+              (select i.title from recommendations r join items i on i.id = r.item_id where r.user_id = u.id order by r.rank limit 1) as title
+       from users u join user_scores s on s.user_id = u.id join outreach o on o.user_id = u.id join coupons c on c.id = o.coupon_id
+       where u.email is not null and u.name is not null and jsonb_array_length(s.explanation) > 0 and c.code = 'RK-TEST-0001'`,
+    );
+    const masked = await ask(`user ${u.id}`, { user: GROWTH });
+    expect(masked.all).toContain(`${en.pct(u.p)} (`);
+    expect(masked.all).not.toContain(u.email);
+    expect(masked.all).not.toContain(u.name);
+    expect(masked.all).toContain(`${u.email[0]}***@${u.email.split('@')[1]}`);
+    expect(masked.all).toContain(`${Array.from(u.name)[0]}*`);
+    expect(masked.all).toContain(featureLabel(u.expl[0]!.feature, 'en'));
+    expect(masked.all).toContain(u.title);
+    expect(masked.all).toContain('coupon `RK-TEST-0001` redeemed');
+    const converted = await one<{ at: Date | null }>(
+      `select min(e.occurred_at) as at from events e join outreach o on o.user_id = e.user_id
+       where o.user_id = $1 and e.type in ('purchase','renewal') and e.occurred_at >= o.sent_at and e.occurred_at < o.sent_at + interval '14 days'`,
+      [u.id],
+    );
+    expect(masked.all).toContain(converted.at ? 'bought again' : 'no purchase within 14 days');
+
+    const open = await ask(`user ${u.email.toUpperCase()}`, { user: PII });
+    expect(open.all).toContain(u.email);
+    expect(open.all).toContain(u.name);
+  });
+
+  it('gives a helpful message with examples for an unknown user, id or command', async () => {
+    const r = await ask('user nobody-here-42');
+    expect(r.all).toContain('couldn\'t find a user id “nobody-here-42”');
+    expect(r.all).toContain('Try for example:');
+    const r2 = await ask('user ghost@nowhere.example');
+    expect(r2.all).toContain("couldn't find a user ghost@nowhere.example");
+    const r3 = await ask('frobnicate the users');
+    expect(r3.all).toContain('unknown command "frobnicate"');
+    expect(r3.all).toContain('/retain help');
+    const r4 = await ask('overveiw');
+    expect(r4.all).toContain('did you mean overview');
+    const r5 = await ask('');
+    expect(r5.all).toContain('/retain at-risk [n]');
+  });
+
+  it('refuses rescore to a non-admin and audits it; queues it for an admin and audits that too', async () => {
+    const r = await ask('rescore', { user: GROWTH });
+    expect(r.all).toContain('only Rekindle admins can start a rescore');
+    expect(enqueued).toHaveLength(0);
+    const refused = await db.query<{ actor: string; allowed: boolean }>(`select actor, allowed from audit_log where action = 'admin.rescore' order by id`);
+    expect(refused).toEqual([{ actor: `slack:${FAKE_TEAM}/${GROWTH}`, allowed: false }]);
+
+    const ok = await ask('rescore', { user: ADMIN });
+    expect(ok.all).toContain('Rescore queued (job `rescore-1`)');
+    expect(enqueued).toEqual(['rescore-1']);
+    const rows = await db.query<{ actor: string; allowed: boolean; details: { jobId?: string } }>(`select actor, allowed, details from audit_log where action = 'admin.rescore' order by id`);
+    expect(rows[1]).toMatchObject({ actor: `slack:${FAKE_TEAM}/${ADMIN}`, allowed: true, details: { jobId: 'rescore-1' } });
+  });
+
+  it('pauses and resumes outreach for an admin only', async () => {
+    const no = await ask('pause outreach', { user: PII });
+    expect(no.all).toContain('only Rekindle admins can pause outreach');
+    expect(await isOutreachPaused(db)).toBe(false);
+    const yes = await ask('pause outreach', { user: ADMIN });
+    expect(yes.all).toContain('Outreach paused');
+    expect(await isOutreachPaused(db)).toBe(true);
+    await ask('resume outreach', { user: ADMIN });
+    expect(await isOutreachPaused(db)).toBe(false);
+    const audit = await db.query<{ action: string; allowed: boolean }>(`select action, allowed from audit_log where action like 'admin.%outreach' order by id`);
+    expect(audit).toEqual([
+      { action: 'admin.pause_outreach', allowed: false },
+      { action: 'admin.pause_outreach', allowed: true },
+      { action: 'admin.resume_outreach', allowed: true },
+    ]);
+  });
+
+  it('refuses politely and audits a user, channel or workspace outside the allowlists; DMs skip the channel list', async () => {
+    const r = await ask('overview', { user: OUTSIDER });
+    expect(r.body.response_type).toBe('ephemeral');
+    expect(r.all).toContain('Sorry, you are not on the list of people Rekindle answers');
+    const r2 = await ask('overview', { channel: 'CRANDOM01' });
+    expect(r2.all).toContain('I only answer in channels Rekindle is enabled for');
+    const r3 = await ask('overview', { user: GROWTH, channel: 'D0GROWTH1' });
+    expect(r3.all).toContain('*Users*');
+    const r4 = await slash('help', { team: 'T0OTHER01' });
+    expect((await slack.waitForResponse(r4.id)).body.text).toContain('not enabled for this workspace');
+    const denied = await db.query<{ actor: string; target: string; details: { reason: string } }>(
+      `select actor, target, details from audit_log where action = 'access.denied' and allowed = false order by id`,
+    );
+    expect(denied.map((d) => d.details.reason)).toEqual(['user', 'channel', 'team']);
+    expect(denied[0]).toMatchObject({ actor: `slack:${FAKE_TEAM}/${OUTSIDER}`, target: 'command:/retain' });
+    // An app mention from an outsider gets an ephemeral note in the channel, nothing public.
+    const since = Date.now();
+    await sendEvent({ type: 'app_mention', user: OUTSIDER, channel: CHANNEL, text: '<@U0BOT0001> overview' });
+    const eph = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === OUTSIDER, 10_000, since);
+    expect(eph.args.text).toContain('not on the list');
+  });
+
+  it('answers campaigns and uplift with treated vs holdout numbers and an uplift chart', async () => {
+    const groups = await db.query<{ holdout: boolean; users: number; conv: number }>(
+      `select o.holdout, count(*)::int as users,
+              count(*) filter (where exists (select 1 from events e where e.user_id = o.user_id and e.type in ('purchase','renewal')
+                 and e.occurred_at >= coalesce(o.sent_at, o.scheduled_at) and e.occurred_at < coalesce(o.sent_at, o.scheduled_at) + interval '14 days'))::int as conv
+       from outreach o group by 1`,
+    );
+    const treated = groups.find((g) => !g.holdout)!;
+    const holdout = groups.find((g) => g.holdout)!;
+    const r = await ask('campaigns 30');
+    expect(r.all).toContain(`treated ${en.int(treated.users)} (converted ${en.pct(treated.conv / treated.users)})`);
+    expect(r.all).toContain(`holdout ${en.int(holdout.users)} (converted ${en.pct(holdout.conv / holdout.users)})`);
+    const u = await ask('uplift');
+    expect(u.all).toContain('Uplift — treated vs holdout, last 90 days');
+    const diff = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: 'exceptZero' }).format(
+      (treated.conv / treated.users - holdout.conv / holdout.users) * 100,
+    );
+    expect(u.all).toContain(`uplift ${diff} pp`);
+    const complete = await slack.waitForCall('files.completeUploadExternal', (c) => c.args.files?.[0]?.title === 'Treated vs holdout');
+    const png = slack.uploads.find((x) => x.fileId === complete.args.files[0].id)?.png;
+    expect(png?.length ?? 0).toBeGreaterThan(5000);
+  });
+
+  it('answers the model card', async () => {
+    const r = await ask('model');
+    const m = await one<{ auc: number; base: number }>(
+      `select (metrics->'churn'->>'auc')::float8 as auc, (metrics->'churn'->>'baselineAuc')::float8 as base from model_runs where kind = 'rescore' and status = 'done' order by id desc limit 1`,
+    );
+    const d3 = (x: number) => new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 }).format(x);
+    expect(r.all).toContain(`*AUC (held out)*\n${d3(m.auc)}`);
+    expect(r.all).toContain(`*Recency-only AUC*\n${d3(m.base)}`);
+    expect(r.all).toContain('Logistic regression');
+  });
+
+  // ------------------------------------------------------------------------------------------
+  // Plain questions: mentions and DMs
+  // ------------------------------------------------------------------------------------------
+
+  it('answers a Chinese question in Chinese, in a DM', async () => {
+    const since = Date.now();
+    const res = await sendEvent({ type: 'message', channel_type: 'im', channel: 'D0PII0001', user: PII, text: '高风险用户有多少' });
+    expect(res.status).toBe(200);
+    const msg = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === 'D0PII0001', 20_000, since);
+    const high = await one<{ n: number }>(`select count(*)::int as n from user_scores where risk_tier = 'high'`);
+    const all = await one<{ n: number }>('select count(*)::int as n from user_scores');
+    expect(msg.args.text).toBe(`高风险用户共 ${zhInt(high.n)} 人（已评分用户共 ${zhInt(all.n)} 人）。`);
+    expect(msg.token).toBe('xoxb-test-token');
+  });
+
+  it('answers a mention in its thread, masking personal data in the shared channel even for a PII reader', async () => {
+    const u = await one<{ id: string; email: string }>(`select u.id, u.email from users u join user_scores s on s.user_id = u.id where u.email is not null order by u.id limit 1`);
+    const since = Date.now();
+    await sendEvent({ type: 'app_mention', user: PII, channel: CHANNEL, text: `<@U0BOT0001> tell me about user ${u.id}` });
+    const msg = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === CHANNEL && String(c.args.text).includes(u.id), 20_000, since);
+    expect(msg.args.thread_ts).toBeDefined();
+    const text = blocksText(msg.args.blocks);
+    expect(text).not.toContain(u.email);
+    expect(text).toContain(`${u.email[0]}***@`);
+    // The same question in a DM shows the email to the PII reader.
+    const since2 = Date.now();
+    await sendEvent({ type: 'message', channel_type: 'im', channel: 'D0PII0001', user: PII, text: `show user ${u.id}` });
+    const dm = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === 'D0PII0001' && String(c.args.text).includes(u.id), 20_000, since2);
+    expect(blocksText(dm.args.blocks)).toContain(u.email);
+  });
+
+  it('answers an English question it cannot parse with help and examples', async () => {
+    const since = Date.now();
+    await sendEvent({ type: 'message', channel_type: 'im', channel: 'D0GROWTH1', user: GROWTH, text: "what's the weather like?" });
+    const msg = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === 'D0GROWTH1', 20_000, since);
+    expect(msg.args.text).toContain("didn't understand");
+    expect(blocksText(msg.args.blocks)).toContain('how many high risk users in Champions?');
+  });
+
+  // ------------------------------------------------------------------------------------------
+  // Digest
+  // ------------------------------------------------------------------------------------------
+
+  it('posts a digest of users who became high risk with buttons; a click is stored and shown', async () => {
+    // First digest: no baseline, so every high-risk user counts as new.
+    let since = Date.now();
+    await bot.postDigest(run1);
+    const first = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === DIGEST, 10_000, since);
+    const highBefore = new Set((await db.query<{ user_id: string }>(`select user_id from user_scores where risk_tier = 'high'`)).map((r) => r.user_id));
+    expect(first.args.text).toContain(`Call list: ${en.int(highBefore.size)} new high-risk user(s)`);
+    await bot.postDigest(run1); // once per run
+    expect(slack.callsOf('chat.postMessage').filter((c) => c.args.channel === DIGEST)).toHaveLength(1);
+
+    // Two months later, more users look risky: the digest lists those who became high.
+    const later = new Date(END.getTime() + 60 * 86_400_000);
+    const run2 = (await rescore({ db, log: silentLogger, now: () => later }, modelSettings(loadConfig({})))).modelRunId;
+    const expected = (
+      await db.query<{ user_id: string }>(
+        `select user_id from user_scores where risk_tier = 'high' and model_run_id = $1 and not (user_id = any($2::text[]))
+         order by expected_value_minor * churn_probability desc nulls last, user_id`,
+        [run2, [...highBefore]],
+      )
+    ).map((r) => r.user_id);
+    expect(expected.length).toBeGreaterThan(0);
+    since = Date.now();
+    await bot.postDigest(run2);
+    const digest = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === DIGEST, 10_000, since);
+    expect(digest.args.text).toContain(`Call list: ${en.int(expected.length)} new high-risk user(s)`);
+    const blocks = digest.args.blocks as { type: string; block_id?: string; elements?: { action_id: string; value: string }[] }[];
+    const actionBlocks = blocks.filter((b) => b.type === 'actions');
+    expect(actionBlocks.map((b) => b.block_id)).toEqual(expected.slice(0, 20).map((id) => `digest:${id}`));
+    expect(actionBlocks[0]!.elements!.map((e) => e.action_id)).toEqual(['digest_claim', 'digest_called', 'digest_unreachable']);
+    expect(blocks.length).toBeLessThanOrEqual(50);
+    const shown = blocksText(blocks);
+    const firstEmail = await one<{ email: string | null }>('select email from users where id = $1', [expected[0]]);
+    if (firstEmail.email) expect(shown).not.toContain(firstEmail.email);
+
+    // A click: audited, and the message is updated to show it.
+    const ts = String(digest.result.ts);
+    since = Date.now();
+    const click = await clickButton({ user: GROWTH, actionId: 'digest_claim', value: actionBlocks[0]!.elements![0]!.value, messageTs: ts });
+    expect(click.status).toBe(200);
+    const update = await slack.waitForCall('chat.update', () => true, 10_000, since);
+    expect(update.args).toMatchObject({ channel: DIGEST, ts });
+    expect(blocksText(update.args.blocks)).toContain(`Claimed by <@${GROWTH}>`);
+    const rows = await db.query<{ actor: string; action: string; target: string; allowed: boolean; details: { runId: number } }>(
+      `select actor, action, target, allowed, details from audit_log where action like 'digest.%' order by id`,
+    );
+    expect(rows.map((r) => r.action)).toEqual(['digest.posted', 'digest.posted', 'digest.claim']);
+    expect(rows[2]).toMatchObject({ actor: `slack:${FAKE_TEAM}/${GROWTH}`, target: expected[0], allowed: true, details: { runId: run2 } });
+
+    // Then "called" by someone else replaces the shown status.
+    since = Date.now();
+    await clickButton({ user: PII, actionId: 'digest_called', value: actionBlocks[0]!.elements![1]!.value, messageTs: ts });
+    const update2 = await slack.waitForCall('chat.update', () => true, 10_000, since);
+    expect(blocksText(update2.args.blocks)).toContain(`Called by <@${PII}>`);
+
+    // An outsider's click is refused ephemerally and audited, and changes nothing.
+    const refused = await clickButton({ user: OUTSIDER, actionId: 'digest_unreachable', value: actionBlocks[0]!.elements![2]!.value, messageTs: ts });
+    expect((await slack.waitForResponse(refused.id)).body.text).toContain('not on the list');
+    expect(await one<{ n: number }>(`select count(*)::int as n from audit_log where action = 'digest.unreachable'`)).toEqual({ n: 0 });
+  });
+});
+
+/**
+ * Outreach of one cycle 20 days before END for 300 high/medium users (a fifth held out), with
+ * a coupon for one treated user that was redeemed.
+ */
+async function plantOutreach(db: Database): Promise<void> {
+  const at = new Date(END.getTime() - 20 * 86_400_000).toISOString();
+  await db.query(
+    `insert into outreach (cycle_id, user_id, tier, channel, holdout, state, scheduled_at, sent_at, created_at, churn_probability)
+     select 'c-test', s.user_id, s.risk_tier, case when s.risk_tier = 'high' then 'coupon' else 'email' end,
+            (row_number() over (order by s.user_id)) % 5 = 0,
+            case when (row_number() over (order by s.user_id)) % 5 = 0 then 'skipped' else 'sent' end,
+            $1, case when (row_number() over (order by s.user_id)) % 5 = 0 then null else $1::timestamptz end, $1, s.churn_probability
+     from user_scores s join users u on u.id = s.user_id
+     where s.risk_tier in ('high','medium') and u.email is not null and u.name is not null and jsonb_array_length(s.explanation) > 0
+     order by s.user_id limit 300`,
+    [at],
+  );
+  const [o] = await db.query<{ id: number; user_id: string }>(`select id, user_id from outreach where not holdout and tier = 'high' order by user_id limit 1`);
+  const [c] = await db.query<{ id: number }>(
+    `insert into coupons (code, user_id, outreach_id, kind, value, expires_at, redeemed_at) values ('RK-TEST-0001', $1, $2, 'percent', 20, $3::timestamptz + interval '14 days', $3::timestamptz + interval '2 days') returning id`,
+    [o!.user_id, o!.id, at],
+  );
+  await db.query('update outreach set coupon_id = $1 where id = $2', [c!.id, o!.id]);
+}
+
+describe('insights queries on PGlite', () => {
+  it('run on the embedded database too', async () => {
+    const db = await openDatabase({ pgliteDir: 'memory://' });
+    try {
+      await migrate(db);
+      await db.query(`insert into users (id, email, name) values ('a', 'A@Example.com', '李雷'), ('b', 'b@example.com', 'Ada Lovelace')`);
+      await db.query(
+        `insert into user_scores (user_id, model_run_id, scored_at, churn_probability, risk_tier, expected_value_minor, segment, explanation)
+         values ('a', 1, now(), 0.9, 'high', 10000, 'at_risk', '[{"feature":"recency_days","contribution":1.2,"value":200}]'),
+                ('b', 1, now(), 0.1, 'low', 50000, 'champions', '[]')`,
+      );
+      await db.query(`insert into model_runs (kind, status, as_of, params, metrics) values ('rescore', 'done', now(), '{"personaDescriptions":[]}', '{"churn":{"auc":0.8}}')`);
+      const i = createInsights({ db, now: () => new Date(), conversionWindowDays: 14 });
+      const o = await i.overview();
+      expect(o).toMatchObject({ users: 2, payers: 2, tiers: { high: 1, medium: 0, low: 1 } });
+      expect(o.histogram.reduce((a, b) => a + b.users, 0)).toBe(2);
+      expect((await i.atRisk({ n: 5 })).map((u) => u.userId)).toEqual(['a', 'b']);
+      expect((await i.atRisk({ n: 5, tier: 'low' })).map((u) => u.userId)).toEqual(['b']);
+      expect(await i.count({ segment: 'at_risk', tier: 'high' })).toBe(1);
+      expect((await i.segments()).map((s) => s.segment)).toEqual(['champions', 'at_risk']);
+      expect((await i.user({ kind: 'email', value: 'a@example.com' }))?.userId).toBe('a');
+      expect((await i.model()).rescore?.churn?.auc).toBe(0.8);
+      expect((await i.digestCandidates(1, 20)).users.map((u) => u.userId)).toEqual(['a']);
+      expect(await i.saveDigestBaseline(1, 'test')).toBe(1);
+      expect((await i.digestCandidates(1, 20)).total).toBe(0);
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
+});
