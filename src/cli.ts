@@ -316,6 +316,74 @@ report
     }
   });
 
+const webhooks = program.command('webhooks').description('outbound webhook endpoints and their delivery log');
+webhooks
+  .command('add')
+  .description('register an endpoint (prints its signing secret once)')
+  .requiredOption('--url <url>', 'where to POST, http(s)')
+  .option('--events <list>', 'comma-separated: outreach.planned, coupon.issued, user.risk_changed (default: all)')
+  .option('--secret <whsec>', 'a whsec_ secret of your own (default: a new random one)')
+  .option('--description <text>', 'a note for humans')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { url: string; events?: string; secret?: string; description?: string; json?: boolean }) => {
+    const { addEndpoint } = await import('./services/webhook-endpoints.js');
+    const rt = await openRuntime({ requireMigrated: true });
+    try {
+      const r = await addEndpoint(rt.db, { url: o.url, events: o.events ? o.events.split(',').map((e) => e.trim()).filter(Boolean) : [], secret: o.secret, description: o.description });
+      out(o.json ? JSON.stringify(r) : `endpoint ${r.id} added; its signing secret (shown once): ${r.secret}`);
+    } finally {
+      await rt.close();
+    }
+  });
+webhooks
+  .command('list')
+  .description('endpoints with pending, delivered and dead-lettered counts')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { json?: boolean }) => {
+    const { listEndpoints } = await import('./services/webhook-endpoints.js');
+    const rt = await openRuntime({ requireMigrated: true });
+    try {
+      const list = await listEndpoints(rt.db);
+      if (o.json) out(JSON.stringify(list));
+      else for (const e of list) out(`${e.id}\t${e.enabled ? 'on ' : 'off'}\t${e.url}\t${e.events.length ? e.events.join(',') : 'all events'}\tpending ${e.pending}, delivered ${e.delivered}, dead ${e.dead}`);
+    } finally {
+      await rt.close();
+    }
+  });
+webhooks
+  .command('log')
+  .description('the newest deliveries with every attempt: status codes, timings, errors')
+  .option('--dead', 'only dead-lettered deliveries')
+  .option('--limit <n>', 'how many', positiveInt('--limit'), 20)
+  .option('--json', 'machine-readable output')
+  .action(async (o: { dead?: boolean; limit: number; json?: boolean }) => {
+    const { deliveryLog } = await import('./services/webhook-endpoints.js');
+    const rt = await openRuntime({ requireMigrated: true });
+    try {
+      const log = await deliveryLog(rt.db, { dead: o.dead, limit: o.limit });
+      if (o.json) out(JSON.stringify(log));
+      else
+        for (const d of log)
+          out(`${d.deliveryId}\t${d.state}\t${d.eventType}\t${d.messageId}\t${d.attempts.map((a) => `#${a.attempt} ${a.status ?? 'error'} ${a.durationMs}ms${a.error ? ` (${a.error})` : ''}`).join(', ') || 'no attempt yet'}`);
+    } finally {
+      await rt.close();
+    }
+  });
+webhooks
+  .command('retry <deliveryId>')
+  .description('re-open a dead-lettered delivery; workers send it again')
+  .action(async (id: string) => {
+    const { retryDelivery } = await import('./services/webhook-endpoints.js');
+    const n = positiveInt('deliveryId')(id);
+    const rt = await openRuntime({ requireMigrated: true });
+    try {
+      await retryDelivery(rt.db, n);
+      out(`delivery ${n} is pending again`);
+    } finally {
+      await rt.close();
+    }
+  });
+
 program
   .command('demo')
   .description('set up and run one whole cycle on a synthetic platform through the real workers, then report')
