@@ -137,11 +137,13 @@ export function accessMiddleware(d: { policy: AccessPolicy; db: Queryable; log: 
   return async (args) => {
     const { body, context, client, next } = args;
     const r = requesterOf(body);
-    // Events we do not answer (bot messages, edits, channel joins) have no user: nothing to allow or refuse.
-    if (r.kind === 'other' || (r.kind === 'event' && r.userId === undefined)) {
-      if (r.kind === 'other') await next();
+    if (r.kind === 'other') {
+      await next();
       return;
     }
+    // Events the bot never answers: no user (bot messages, edits) or channel chatter (only DMs
+    // and mentions are questions). Dropped silently rather than refused, so nobody is nagged.
+    if (r.kind === 'event' && (r.userId === undefined || (r.name === 'message' && !r.isDm))) return;
     const decision = checkAccess(d.policy, r);
     if (decision.ok) {
       const userId = r.userId as string;

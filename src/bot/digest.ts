@@ -207,7 +207,8 @@ async function render(d: Pick<DigestDeps, 'db' | 'currency' | 'conversionWindowD
 
 /**
  * Posts the digest of rescore run `runId` (see the module comment). Does nothing without a
- * digest channel or when this run's digest was already posted.
+ * digest channel, when this run's digest was already posted, or when a newer rescore has
+ * already replaced this run's scores.
  */
 export async function postDigest(d: DigestDeps, runId: number): Promise<{ posted: boolean; total: number }> {
   const log = d.log.child({ runId });
@@ -220,6 +221,10 @@ export async function postDigest(d: DigestDeps, runId: number): Promise<{ posted
     return { posted: false, total: 0 };
   }
   const insights = createInsights({ db: d.db, now: d.now, conversionWindowDays: d.conversionWindowDays });
+  if (!(await insights.runIsCurrent(runId))) {
+    log.warn('the scores of this run were already replaced by a newer rescore: digest skipped');
+    return { posted: false, total: 0 };
+  }
   const [{ total, users }, baseline] = await Promise.all([insights.digestCandidates(runId, DIGEST_SIZE), insights.digestBaselineRun()]);
   const entries = users.map(entryOf);
   const f = formatter(d.lang, d.currency);

@@ -16,6 +16,7 @@ import {
   overviewCounts,
   personaDescriptions,
   riskHistogram,
+  runHasScores,
   saveDigestSnapshot,
   segmentStats,
   segmentUsers,
@@ -73,6 +74,8 @@ export interface Insights {
   digestCandidates(runId: number, n: number): Promise<{ total: number; users: RankedUser[] }>;
   /** Remembers the high tier of `runId` as the baseline for the next digest. */
   saveDigestBaseline(runId: number, by: string): Promise<number>;
+  /** Whether the current scores come from `runId` (false once a newer rescore wrote). */
+  runIsCurrent(runId: number): Promise<boolean>;
   /** The run the digest baseline was taken at (null before the first digest). */
   digestBaselineRun(): Promise<number | null>;
   /** Raw names and emails of some users (the caller masks them). */
@@ -122,6 +125,7 @@ export function createInsights(d: InsightsDeps): Insights {
     digestCandidates: (runId, n) => newHighRiskUsers(d.db, runId, n),
     saveDigestBaseline: (runId, by) => saveDigestSnapshot(d.db, runId, by),
     contacts: (userIds) => contactsByIds(d.db, userIds),
+    runIsCurrent: (runId) => runHasScores(d.db, runId),
     digestBaselineRun: async () => (await digestSnapshotInfo(d.db))?.runId ?? null,
   };
 }
