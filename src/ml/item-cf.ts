@@ -8,6 +8,7 @@
  * bounded. Everything is indexed by dense integers in typed arrays: callers map their
  * string ids to 0..n-1 once.
  */
+import { mulberry32 } from './prng.js';
 
 /** A sparse interaction matrix as parallel arrays: entry e is (userIdx[e], itemIdx[e], weight[e]). */
 export interface Interactions {
@@ -362,14 +363,3 @@ function validate(input: Interactions, k: number, cap: number): void {
   }
 }
 
-/** mulberry32: a small seeded PRNG, good enough for sampling (not for cryptography). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -7,6 +7,7 @@
  * Fit on a bounded sample of users, then `assign` every user chunk by chunk: the model is
  * a few centroids and the scaling, so it labels millions of users without holding them.
  */
+import { mulberry32 } from './prng.js';
 
 /** Options for {@link fitPersonas}. */
 export interface PersonaFitOptions {
@@ -605,14 +606,3 @@ function pairwiseDistances(x: Float64Array, m: number, d: number): Float64Array 
   return dist;
 }
 
-/** mulberry32: a small seeded PRNG, good enough for sampling (not for cryptography). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
