@@ -12,6 +12,7 @@ import { buildHttpApp } from '../../src/http/server.js';
 import { silentLogger } from '../../src/logger.js';
 import { seedPlatform } from '../../src/services/seed.js';
 import { followCycle } from '../../src/cli/follow-cycle.js';
+import { cycleStatus } from '../../src/services/cycle-status.js';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Running } from '../support/http.js';
 import { testJobs, type TestJobs } from '../support/jobs.js';
@@ -55,14 +56,17 @@ describe('a full cycle on seeded data', () => {
     await t.db.query(`update users set name = E'Eve\\r\\nBcc: spy@evil.test' where id = any($1::text[])`, [payerIds.filter((_, i) => i % 2 === 1)]);
     await t.db.query(`insert into webhook_endpoints (url, secret, event_types) values ($1, $2, '{coupon.issued,outreach.planned}')`, [`${receiver.url}/hooks`, WEBHOOK_SECRET]);
 
-    // The test's clock starts at NOW and runs in real time, so delays computed from it are real delays.
-    const started = Date.now();
-    const clock = () => new Date(NOW.getTime() + (Date.now() - started));
+    // The test's clock stands at NOW until the cycle is planned (however slow scoring is on a
+    // busy machine), then runs in real time, so the 3-second quiet-hours delay is a real delay.
+    let unfrozenAt: number | null = null;
+    const clock = () => new Date(NOW.getTime() + (unfrozenAt === null ? 0 : Date.now() - unfrozenAt));
     jobs = testJobs({ db: t.db, smtpUrl: smtp.url, now: clock, env: { QUIET_HOURS: '22:00-08:00' } });
     http = await listen(buildHttpApp({ config: loadConfig({}), db: t.db, log: silentLogger, checks: [], unsubscribeSecret: jobs.ctx.outreach.unsubscribeSecret }).app);
     jobs.ctx.outreach.publicBaseUrl = http.url;
     jobs.start();
     await enqueue(jobs.queues, 'cycle.start', { cycleId: 'cyc1', asOf: NOW.toISOString() }, { jobId: jobId.cycle('cyc1') });
+    while ((await cycleStatus(t.db, 'cyc1', NOW)).status !== 'planned') await new Promise((r) => setTimeout(r, 100));
+    unfrozenAt = Date.now();
     await followCycle(t.db, jobs.queues, 'cyc1', 150_000, () => {}, clock);
     // Shanghai's morning is 3 s after NOW: wait until it has come and gone.
     while (clock() < new Date(SHANGHAI_MORNING.getTime() + 1000)) await new Promise((r) => setTimeout(r, 200));
