@@ -16,6 +16,8 @@ export interface HandlerContext {
   queues: Queues;
   model: ModelSettings;
   outreach: OutreachSettings;
+  /** Called once a rescore run's scores are all written (the Slack digest). Failures are logged, not fatal. */
+  afterRescore?: (runId: number) => Promise<void>;
 }
 
 export type Handler<N extends JobName> = (data: Payload<N>, job: Job, ctx: HandlerContext) => Promise<unknown>;

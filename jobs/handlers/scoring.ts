@@ -76,6 +76,10 @@ export const finishScoring: Handler<'churn.finish'> = async (data, _job, ctx) =>
   const [{ n } = { n: 0 }] = await ctx.db.query<{ n: number }>('select count(*)::int as n from user_scores where model_run_id = $1', [data.runId]);
   const removed = await deleteScoresNotFromRun(ctx.db, data.runId);
   await finishModelRun(ctx.db, data.runId, 'done', { metrics: { scored: n } });
+  if (ctx.afterRescore) {
+    // A Slack outage must not hold up recommendations and outreach.
+    await ctx.afterRescore(data.runId).catch((err: unknown) => ctx.log.warn({ err, runId: data.runId }, 'after-rescore hook failed'));
+  }
   return { scored: n, removed };
 };
 
