@@ -42,6 +42,17 @@ export async function openJobsRuntime(rt: Runtime, opts: { now?: () => Date } = 
   const queues = openQueues(redis, rt.config.QUEUE_PREFIX);
   const mailer = createMailer({ smtpUrl: rt.config.SMTP_URL, outboxDir: rt.config.OUTBOX_DIR, log: rt.log.child({ module: 'mailer' }) });
   const ctx: HandlerContext = { db: rt.db, log: rt.log, now: opts.now ?? (() => new Date()), mailer, queues, model: modelSettings(rt.config), outreach };
+  if (rt.config.SLACK_BOT_TOKEN && rt.config.SLACK_DIGEST_CHANNEL) {
+    // The daily digest goes out from the worker that finishes the rescore.
+    const [{ webApi }, { postDigest }] = await Promise.all([import('@slack/bolt'), import('../bot/digest.js')]);
+    const client = new webApi.WebClient(rt.config.SLACK_BOT_TOKEN, { slackApiUrl: rt.config.SLACK_API_URL });
+    ctx.afterRescore = async (runId) => {
+      await postDigest(
+        { db: rt.db, client, log: rt.log.child({ module: 'digest' }), channel: rt.config.SLACK_DIGEST_CHANNEL, lang: 'en', currency: rt.config.COUPON_CURRENCY, conversionWindowDays: rt.config.CONVERSION_WINDOW_DAYS, now: ctx.now },
+        runId,
+      );
+    };
+  }
   return {
     redis,
     queues,

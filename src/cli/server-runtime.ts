@@ -32,6 +32,25 @@ export async function startHttp(rt: Runtime, opts: { port?: number; host?: strin
   for (const q of [queues.scoring, queues.delivery]) q.on('error', () => {}); // the redis listener above reports it
   const metrics = opts.metrics ?? createMetrics(rt.db);
   const unsubscribeSecret = await resolveUnsubscribeSecret(rt.db, outreachSettings(rt.config).unsubscribeSecret);
+  // The Slack bot, when a bot token is configured: HTTP mode mounts /slack/events here.
+  let bot: import('../bot/app.js').SlackBot | null = null;
+  if (rt.config.SLACK_BOT_TOKEN) {
+    const { createSlackBot } = await import('../bot/app.js');
+    const { enqueue, cycleIdFor } = await import('../../jobs/enqueue.js');
+    const { jobId } = await import('../../jobs/catalog.js');
+    bot = createSlackBot({
+      config: rt.config,
+      db: rt.db,
+      log: rt.log,
+      queues: {
+        enqueueRescore: async () => {
+          const cycleId = cycleIdFor(new Date(), 'slack');
+          await enqueue(queues, 'cycle.start', { cycleId }, { jobId: jobId.cycle(cycleId) });
+          return cycleId;
+        },
+      },
+    });
+  }
   const { app, ingestor } = buildHttpApp({
     config: rt.config,
     db: rt.db,
@@ -44,6 +63,7 @@ export async function startHttp(rt: Runtime, opts: { port?: number; host?: strin
     ],
     hooks: { onRejected: metrics.onRejected, onIngested: metrics.onIngested },
     extra: [
+      ...(bot?.router ? [bot.router] : []),
       ...(rt.config.METRICS_ENABLED ? [metricsRouter(metrics)] : []),
       dashboardRouter([queues.scoring, queues.delivery], { user: rt.config.ADMIN_USER, password: rt.config.ADMIN_PASSWORD }),
     ],
@@ -51,6 +71,10 @@ export async function startHttp(rt: Runtime, opts: { port?: number; host?: strin
   const server = createServer(app);
   await new Promise<void>((r) => server.listen(opts.port ?? rt.config.PORT, opts.host ?? rt.config.HOST, r));
   const { port } = server.address() as AddressInfo;
+  if (bot) {
+    // A Slack outage or a revoked token must not take the webhooks down with it.
+    await bot.start().catch((err: unknown) => rt.log.error({ err }, 'the Slack bot could not start'));
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     server,
@@ -63,6 +87,7 @@ export async function startHttp(rt: Runtime, opts: { port?: number; host?: strin
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });
       await ingestor.drain();
+      await bot?.stop().catch(() => {});
       await queues.close();
       redis.disconnect();
       probe.disconnect();
