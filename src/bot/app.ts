@@ -44,6 +44,9 @@ export interface SlackBot {
   postDigest(runId: number): Promise<void>;
 }
 
+/** How long the bot reuses overview and segment totals (a new rescore invalidates them sooner). */
+export const AGGREGATE_CACHE_MS = 5 * 60_000;
+
 /** Slash command the manifest registers. */
 export const SLASH_COMMAND = '/retain';
 
@@ -68,7 +71,7 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     app = new App({ token: c.SLACK_BOT_TOKEN, appToken: c.SLACK_APP_TOKEN, socketMode: true, logger, clientOptions });
   }
 
-  const insights = createInsights({ db: o.db, now, conversionWindowDays: c.CONVERSION_WINDOW_DAYS });
+  const insights = createInsights({ db: o.db, now, conversionWindowDays: c.CONVERSION_WINDOW_DAYS, aggregateCacheMs: AGGREGATE_CACHE_MS });
   const deps: AnswerDeps = { db: o.db, insights, log, now, currency: c.COUPON_CURRENCY, conversionWindowDays: c.CONVERSION_WINDOW_DAYS, queues: o.queues };
   const digestDeps = { db: o.db, log, currency: c.COUPON_CURRENCY, conversionWindowDays: c.CONVERSION_WINDOW_DAYS, now };
 

@@ -15,6 +15,7 @@ import {
   newHighRiskUsers,
   overviewCounts,
   personaDescriptions,
+  newestRescoreRun,
   riskHistogram,
   runHasScores,
   saveDigestSnapshot,
@@ -39,6 +40,11 @@ export interface InsightsDeps {
   now: () => Date;
   /** Days after outreach in which a purchase counts as a conversion (CONVERSION_WINDOW_DAYS). */
   conversionWindowDays: number;
+  /**
+   * How long the whole-population aggregates (overview, segments) may be reused, in ms; 0
+   * (the default) recomputes every time. A newer rescore run invalidates them at once.
+   */
+  aggregateCacheMs?: number;
 }
 
 export interface OverviewWithHistogram extends OverviewCounts {
@@ -96,15 +102,34 @@ export function createInsights(d: InsightsDeps): Insights {
     return p;
   };
 
+  // Whole-population aggregates read every score (a full index-only pass, ~150–300 ms at 1M
+  // users), yet change only when a rescore writes: reuse them for a while, keyed by the newest
+  // rescore run so a new run (even one still writing) invalidates them.
+  const ttl = d.aggregateCacheMs ?? 0;
+  const cache = new Map<string, { at: number; run: number; value: Promise<unknown> }>();
+  async function cached<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    if (ttl <= 0) return compute();
+    const run = await newestRescoreRun(d.db);
+    const hit = cache.get(key);
+    const now = Date.now();
+    if (hit && hit.run === run && now - hit.at < ttl) return hit.value as Promise<T>;
+    const value = compute();
+    cache.set(key, { at: now, run, value });
+    value.catch(() => cache.delete(key));
+    return value;
+  }
+  const stats = () => cached('segments', () => segmentStats(d.db));
+
   return {
-    async overview() {
-      const [counts, histogram] = await Promise.all([overviewCounts(d.db, d.now()), riskHistogram(d.db, HISTOGRAM_BUCKETS)]);
-      return { ...counts, histogram };
-    },
-    segments: () => segmentStats(d.db),
+    overview: () =>
+      cached('overview', async () => {
+        const [counts, histogram] = await Promise.all([overviewCounts(d.db, d.now()), riskHistogram(d.db, HISTOGRAM_BUCKETS)]);
+        return { ...counts, histogram };
+      }),
+    segments: stats,
     async segment(segment, n) {
-      const [stats, users] = await Promise.all([segmentStats(d.db), segmentUsers(d.db, segment, n)]);
-      return { stat: stats.find((s) => s.segment === segment) ?? null, users };
+      const [stats_, users] = await Promise.all([stats(), segmentUsers(d.db, segment, n)]);
+      return { stat: stats_.find((s) => s.segment === segment) ?? null, users };
     },
     atRisk: (f) => atRiskUsers(d.db, f),
     count: (f) => countUsers(d.db, f),

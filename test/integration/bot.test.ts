@@ -566,3 +566,15 @@ describe('insights queries on PGlite', () => {
     }
   }, 60_000);
 });
+
+describe('createSlackBot configuration', () => {
+  it('needs a bot token, a signing secret in HTTP mode, and builds Socket Mode without a router', () => {
+    const db = {} as Database;
+    expect(() => createSlackBot({ config: loadConfig({}), db, log: silentLogger })).toThrow(/SLACK_BOT_TOKEN/);
+    expect(() => createSlackBot({ config: loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1' }), db, log: silentLogger })).toThrow(/SLACK_SIGNING_SECRET/);
+    const http = createSlackBot({ config: loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' }), db, log: silentLogger });
+    expect(http.router).toBeDefined();
+    const socket = createSlackBot({ config: loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_MODE: 'socket', SLACK_APP_TOKEN: 'xapp-1-A1-1-abc' }), db, log: silentLogger });
+    expect(socket.router).toBeUndefined();
+  });
+});
