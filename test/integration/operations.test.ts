@@ -72,6 +72,11 @@ describe('operations endpoints', () => {
     expect(names).toEqual(['delivery', 'scoring']);
   });
 
+  it('tags every answer with a request id, keeping a sane one the caller sent', async () => {
+    expect((await fetch(`${http.url}/healthz`, { headers: { 'x-request-id': 'trace-123' } })).headers.get('x-request-id')).toBe('trace-123');
+    expect((await fetch(`${http.url}/healthz`, { headers: { 'x-request-id': 'bad id\twith tab' } })).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('answers health and readiness', async () => {
     expect(await (await fetch(`${http.url}/healthz`)).json()).toMatchObject({ status: 'ok' });
     const ready = await fetch(`${http.url}/readyz`);
