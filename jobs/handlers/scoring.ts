@@ -1,7 +1,7 @@
 /** Scoring jobs: start a cycle (fit, then fan out as a flow), score a chunk, finish, recommend, plan. */
 import type { FlowJobNode } from 'bullmq';
 import { finishModelRun } from '../../src/store/model-runs.js';
-import { deleteScoresNotFromRun } from '../../src/store/scores.js';
+import { deleteScoresNotFromRun, vacuumScores } from '../../src/store/scores.js';
 import { userSeqRange } from '../../src/store/features.js';
 import { fitScoringModels, loadScoringModels, scoreRange, type ScoringModels } from '../../src/services/rescore.js';
 import { recommendAll } from '../../src/services/recommend.js';
@@ -75,6 +75,7 @@ export const scoreChunk: Handler<'churn.score-chunk'> = async (data, job, ctx) =
 export const finishScoring: Handler<'churn.finish'> = async (data, _job, ctx) => {
   const [{ n } = { n: 0 }] = await ctx.db.query<{ n: number }>('select count(*)::int as n from user_scores where model_run_id = $1', [data.runId]);
   const removed = await deleteScoresNotFromRun(ctx.db, data.runId);
+  await vacuumScores(ctx.db);
   await finishModelRun(ctx.db, data.runId, 'done', { metrics: { scored: n } });
   if (ctx.afterRescore) {
     // A Slack outage must not hold up recommendations and outreach.

@@ -37,7 +37,7 @@ export interface SlackBot {
   /** HTTP mode: serves `POST /slack/events`; mount it on the main express app before any body parser. */
   router?: Router;
   app: App;
-  /** Socket Mode: connects. HTTP mode: checks the token (auth.test) and logs the outcome. */
+  /** Socket Mode: connects. HTTP mode: checks the token (auth.test) and logs the outcome. Both precompute the overview. */
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Posts the digest of a finished rescore run to SLACK_DIGEST_CHANNEL (once per run). */
@@ -177,6 +177,8 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     ...(router ? { router } : {}),
     app,
     async start() {
+      // Warm the aggregate cache in the background: the first overview after a restart is then instant.
+      insights.overview().catch((err: unknown) => log.warn({ err }, 'could not precompute the overview'));
       if (c.SLACK_MODE === 'socket') {
         await app.start();
         log.info('slack bot connected (socket mode)');

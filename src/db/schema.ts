@@ -38,7 +38,7 @@ export const users = pgTable(
     createdAt: tz().notNull().defaultNow(),
     updatedAt: tz().notNull().defaultNow(),
   },
-  (t) => [index().on(t.email)],
+  (t) => [index().on(t.email), index('users_lower_email_idx').on(sql`lower(${t.email})`)],
 );
 
 export const items = pgTable('items', {
@@ -126,7 +126,14 @@ export const userScores = pgTable(
   },
   (t) => [
     index().on(t.riskTier),
-    index().on(t.segment, t.riskTier),
+    // The bot's at-risk lists by segment and tier, ranked by value at risk, as index-only scans.
+    index('user_scores_segment_tier_value_at_risk_idx').on(
+      t.segment,
+      t.riskTier,
+      sql`(${t.expectedValueMinor} * ${t.churnProbability}) desc nulls last`,
+      t.churnProbability,
+      t.expectedValueMinor,
+    ),
     index().on(t.persona),
     index('user_scores_value_at_risk_idx').on(sql`(${t.expectedValueMinor} * ${t.churnProbability}) desc nulls last`),
   ],

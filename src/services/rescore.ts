@@ -12,7 +12,7 @@ import { ChurnModel } from '../ml/logistic.js';
 import { describeClusters, fitPersonas, PersonaModel, type PersonaModelJson } from '../ml/kmeans-personas.js';
 import { fitRfm, RfmModel, rfmChurnFallback, type RfmModelJson } from '../ml/rfm.js';
 import { featuresAsOf, membershipPeriods, type FeatureRow } from '../store/features.js';
-import { deleteScoresNotFromRun, upsertScores, type ScoreRow } from '../store/scores.js';
+import { deleteScoresNotFromRun, upsertScores, vacuumScores, type ScoreRow } from '../store/scores.js';
 import { finishModelRun, getModelRun, insertModelRun } from '../store/model-runs.js';
 import { enqueueWebhookEvents, type WebhookEvent } from '../store/outreach.js';
 import { NotFoundError } from '../domain/errors.js';
@@ -248,6 +248,7 @@ export async function rescore(d: Deps & { now: () => Date }, s: ModelSettings, o
       opts.onProgress?.(scored);
     });
     const removed = await deleteScoresNotFromRun(d.db, models.runId);
+    await vacuumScores(d.db);
     await finishModelRun(d.db, models.runId, 'done', { metrics: { scored } });
     return { modelRunId: models.runId, scored, removed, model: models.churn.kind, fallback: models.churn.kind === 'rfm' ? models.churn.reason : null };
   } catch (e) {

@@ -50,6 +50,14 @@ export async function upsertScores(q: Queryable, modelRunId: number, scoredAt: D
   );
 }
 
+/**
+ * After a full run: a rescore rewrites every row, and the bot's index-only scans need the
+ * visibility map fresh. VACUUM cannot run in a transaction; a failure only costs speed.
+ */
+export async function vacuumScores(q: Queryable): Promise<void> {
+  await q.query('vacuum (analyze) user_scores').catch(() => undefined);
+}
+
 /** After a full run: scores of users no longer in the population (e.g. all events refunded away) go. */
 export async function deleteScoresNotFromRun(q: Queryable, modelRunId: number): Promise<number> {
   const rows = await q.query(`delete from user_scores where model_run_id <> $1 returning 1`, [modelRunId]);
