@@ -78,17 +78,7 @@ export function readSet(base: string): StoredSet {
   return { ...meta, x: f64(`${base}.x`), labels: new Uint8Array(readFileSync(`${base}.y`)), recencyDays: f64(`${base}.r`) };
 }
 
-/** mulberry32: a small seeded PRNG (same as test/support/prng.ts). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../../src/ml/prng.js';
 
 /** The phase's main: runs `fn`, prints its result, exits non-zero (with the stack) on failure. */
 export async function runPhase(fn: () => Promise<Record<string, unknown>>): Promise<void> {
