@@ -33,7 +33,8 @@ const { values: args } = parseArgs({
     db: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'no-synthetic': { type: 'boolean', default: false },
-    'ref-steps': { type: 'string', default: '200' },
+    'ref-steps': { type: 'string' },
+    'ref-max-steps': { type: 'string', default: '500' },
     'ref-budget': { type: 'string', default: '120' },
   },
 });
@@ -117,7 +118,7 @@ async function benchSize(users: number): Promise<SizeSummary> {
           // training rows resampled to 1M, once, at the largest size of the run.
           if (users === Math.max(...SIZES) && ts.result.train.rows < 1_000_000) await step('train', ['--data', data, '--rows', '1000000'], '-', 'train1m');
         }
-        if (PHASES.has('reference')) await step('reference', ['--data', data, '--steps', args['ref-steps'], '--budget', args['ref-budget']], '-');
+        if (PHASES.has('reference')) await step('reference', ['--data', data, '--budget', args['ref-budget'], '--max-steps', args['ref-max-steps'], ...(args['ref-steps'] ? ['--steps', args['ref-steps']] : [])], '-');
       }
     }
     if (PHASES.has('rescore')) await step('rescore', end);
@@ -171,8 +172,12 @@ function printSize(users: number, runs: Record<string, PhaseRun>): void {
     if (tr) t.push({ model: 'recency only (baseline ranking)', rows: '', seconds: '', 'held-out AUC': fmt(tr.recencyAuc, 4), 'Δ vs reference': ref ? fmt(tr.recencyAuc - ref.auc, 4) : '–' });
     console.log(`\nchurn training, held-out AUC on ${int(tr?.testRows ?? ref?.availableRows)} users of the next window:\n${table(t)}`);
     if (ref) {
-      console.log(`  reference: rate tuned over c ∈ {${ref.tuning.map((x: { c: number }) => x.c).join(', ')}} on 3,000 rows (${fmt(ref.tuneSeconds)} s, not counted): c = ${ref.c}; ` +
-        `train log-lik/row library ${fmt(ref.trainLogLik.library, 5)} vs optimum ${fmt(ref.trainLogLik.ours, 5)}; max |coefficient gap| ${fmt(ref.maxCoefficientGap, 4)}`);
+      const steps = (t: { c: number; stepsToTolerance: number | null }) => `${t.c}: ${t.stepsToTolerance ?? `>${ref.maxSteps}`}`;
+      console.log(
+        `  reference: rate c/rows and steps from replaying its update on ${int(ref.tuneRows)} rows (${fmt(ref.tuneSeconds)} s, not counted), ` +
+          (ref.stepsSearched ? `steps to within ${ref.tolerance} log-lik/row of the optimum by c {${ref.tuning.map(steps).join(', ')}}` : `c by log-lik after ${ref.steps} steps`) +
+          ` → c = ${ref.c}, ${ref.steps} steps.\n  converged? on its ${int(ref.rows)} training rows, log-lik/row library ${fmt(ref.trainLogLik.library, 5)} vs optimum ${fmt(ref.trainLogLik.ours, 5)}; max |coefficient gap| ${fmt(ref.maxCoefficientGap, 4)} (correlated features: a flat direction that does not change predictions)`,
+      );
       if (ref.capReason) console.log(`  reference rows capped to ${int(ref.rows)}: ${ref.capReason}`);
       if (tr) console.log(`  target: AUC within 0.001 of the reference: |Δ| = ${fmt(Math.abs(tr.auc - ref.auc), 4)} → ${pass(Math.abs(tr.auc - ref.auc) <= 0.001)}; speed: ours ${fmt(tr.seconds, 2)} s on ${int(tr.rows)} rows vs the library ${fmt(ref.seconds, 1)} s on ${int(ref.rows)}`);
     }
@@ -202,7 +207,7 @@ function printItemSim(title: string, x: Result, run: PhaseRun, target = ''): voi
 
 async function main() {
   console.log(`bench:models — ${machine()}; load average ${load()} at start`);
-  console.log(`inputs: sizes ${SIZES.map((s) => s.toLocaleString('en')).join(', ')} users; seed ${args.seed}; end ${args.end}; phases ${[...PHASES].join(', ')}; reference ${args['ref-steps']} steps, budget ${args['ref-budget']} s`);
+  console.log(`inputs: sizes ${SIZES.map((s) => s.toLocaleString('en')).join(', ')} users; seed ${args.seed}; end ${args.end}; phases ${[...PHASES].join(', ')}; reference ${args['ref-steps'] ? `${args['ref-steps']} steps` : `steps until converged (≤ ${args['ref-max-steps']})`}, budget ${args['ref-budget']} s`);
   console.log('note: the 2 cores are shared with PostgreSQL (same machine) and with other work right now: timings are noisy, compare within a run.');
   const summaries: SizeSummary[] = [];
   for (const users of SIZES) summaries.push(await benchSize(users));

@@ -232,6 +232,7 @@ await runPhase(async () => {
     classifiers: 2,
     c: chosen.c,
     stepsSearched: FIXED_STEPS === null,
+    maxSteps: MAX_STEPS,
     tolerance: TOLERANCE,
     tuneRows: Math.min(n, TUNE_ROWS),
     rate,
