@@ -37,6 +37,7 @@ export interface DatabaseOptions {
   poolSize?: number;
 }
 
+// JIT is off: it spent ~1 s compiling each feature statement and won nothing back (bench:models).
 // int8 as a JS number: counts and ids here stay far below 2^53.
 const int8 = { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) };
 
@@ -45,7 +46,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
 }
 
 function openPostgres(url: string, max: number): Database {
-  const options = { max, onnotice: () => {}, types: { int8 }, connection: { application_name: 'rekindle' } } as const;
+  const options = { max, onnotice: () => {}, types: { int8 }, connection: { application_name: 'rekindle', jit: 'off' } } as const;
   const sql = postgres(url, options);
   const ormClient = postgres(url, { ...options, max: Math.min(4, max) });
   const orm = drizzlePostgres(ormClient, { schema, casing: 'snake_case' }) as unknown as Orm;

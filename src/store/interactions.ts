@@ -26,9 +26,13 @@ export async function interactionsForRange(q: Queryable, before: Date, seqFrom: 
   const rows = await q.query<{ user_id: string; item_id: string; bought: boolean }>(
     `select e.user_id, e.item_id,
             bool_or(e.type in ('purchase','renewal')) as bought
-     from events e join users u on u.id = e.user_id
-     where u.seq >= $2 and u.seq < $3 and e.occurred_at < $1 and e.item_id is not null
-       and e.type in ('purchase','renewal','refund','view','lesson_progress')
+     from users u cross join lateral (
+       select e.user_id, e.item_id, e.type from events e
+       where e.user_id = u.id and e.occurred_at < $1 and e.item_id is not null
+         and e.type in ('purchase','renewal','refund','view','lesson_progress')
+       offset 0
+     ) e
+     where u.seq >= $2 and u.seq < $3
      group by e.user_id, e.item_id`,
     [before.toISOString(), seqFrom, seqTo],
   );
