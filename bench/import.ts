@@ -4,7 +4,6 @@
  * same run. Then the same file again (idempotent: nothing new).
  * Usage: npm run bench:import [-- --events 1000000]
  */
-import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { openDatabase } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
-import { machine, scratchDatabase, table } from './support.js';
+import { machine, runMeasured, scratchDatabase, table } from './support.js';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '1000000' } } });
 const N = Number(args.events);
@@ -40,24 +39,10 @@ async function writeCsv(path: string): Promise<void> {
   await new Promise<void>((r) => w.end(r));
 }
 
-function runImport(url: string, file: string): Promise<{ seconds: number; rssMb: number; report: { files: { inserted: number; duplicates: number; bad: number }[] } }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', './bench/rss-reporter.mjs', 'bin/rekindle.js', 'import', '--events', file, '--json'], {
-      env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      const seconds = (performance.now() - t0) / 1000;
-      const rss = /BENCH_MAX_RSS_KB=(\d+)/.exec(err);
-      if (code !== 0 || !rss) return reject(new Error(`import exited ${code}: ${err.slice(-2000)}`));
-      resolve({ seconds, rssMb: Number(rss[1]) / 1024, report: JSON.parse(out) });
-    });
-  });
+async function runImport(url: string, file: string): Promise<{ seconds: number; rssMb: number; report: { files: { inserted: number; duplicates: number; bad: number }[] } }> {
+  const r = await runMeasured(['bin/rekindle.js', 'import', '--events', file, '--json'], { DATABASE_URL: url, LOG_LEVEL: 'warn' });
+  if (r.code !== 0 || r.rssMb === null) throw new Error(`import exited ${r.code}: ${r.err.slice(-2000)}`);
+  return { seconds: r.seconds, rssMb: r.rssMb, report: JSON.parse(r.out) };
 }
 
 async function bareCopy(url: string, file: string): Promise<number> {

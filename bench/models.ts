@@ -17,12 +17,11 @@
  *        [--db URL (an already seeded database; one size; not dropped)] [--keep] [--no-synthetic]
  * Phases print `BENCH_RESULT {json}`; peak RSS comes from bench/rss-reporter.mjs.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machine, scratchDatabase, table } from './support.js';
+import { machine, runMeasured, scratchDatabase, table } from './support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,26 +50,12 @@ interface PhaseRun {
   error?: string;
 }
 
-function runPhase(phase: string, target: string, extra: string[]): Promise<PhaseRun> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', './bench/rss-reporter.mjs', '--import', 'tsx', `bench/models/${phase}.ts`, target, ...extra], {
-      env: { ...process.env, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      const wallSeconds = (performance.now() - t0) / 1000;
-      const rss = /BENCH_MAX_RSS_KB=(\d+)/.exec(err);
-      const line = /^BENCH_RESULT (.*)$/m.exec(out);
-      const run: PhaseRun = { result: line ? (JSON.parse(line[1]!) as Result) : null, rssMb: rss ? Number(rss[1]) / 1024 : null, wallSeconds };
-      if (code !== 0 || !run.result) run.error = `${phase} exited with ${code}: ${err.replace(/BENCH_MAX_RSS_KB=\d+/, '').trim().slice(-1500)}`;
-      resolve(run);
-    });
-  });
+async function runPhase(phase: string, target: string, extra: string[]): Promise<PhaseRun> {
+  const r = await runMeasured(['--import', 'tsx', `bench/models/${phase}.ts`, target, ...extra], { LOG_LEVEL: 'warn' });
+  const line = /^BENCH_RESULT (.*)$/m.exec(r.out);
+  const run: PhaseRun = { result: line ? (JSON.parse(line[1]!) as Result) : null, rssMb: r.rssMb, wallSeconds: r.seconds };
+  if (r.code !== 0 || !run.result) run.error = `${phase} exited with ${r.code}: ${r.err.trim().slice(-1500)}`;
+  return run;
 }
 
 const fmt = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));

@@ -61,3 +61,19 @@ export function table(rows: Record<string, string | number>[]): string {
   const line = (vals: string[]) => vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
   return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => String(cell(r[c] ?? '')))))].join('\n');
 }
+
+/** Runs `node --import ./bench/rss-reporter.mjs <args>` and returns its output, exit code, wall time and its own peak RSS. */
+export function runMeasured(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; out: string; err: string; seconds: number; rssMb: number | null }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ['--import', './bench/rss-reporter.mjs', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      const rss = /BENCH_MAX_RSS_KB=(\d+)/.exec(err);
+      resolve({ code, out, err: err.replace(/\n?BENCH_MAX_RSS_KB=\d+\n?/, ''), seconds: (performance.now() - t0) / 1000, rssMb: rss ? Number(rss[1]) / 1024 : null });
+    });
+  });
+}
