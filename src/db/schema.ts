@@ -78,6 +78,8 @@ export const events = pgTable(
     index().on(t.type, t.occurredAt),
     index().on(t.itemId),
     index().on(t.couponCode).where(sql`${t.couponCode} is not null`),
+    // Campaign conversions: the purchases and renewals of a time window with who paid and how much, as an index-only range.
+    index('events_conversions_idx').on(t.occurredAt, t.userId, t.amountMinor).where(sql`${t.type} in ('purchase', 'renewal')`),
   ],
 );
 
@@ -136,8 +138,37 @@ export const userScores = pgTable(
     ),
     index().on(t.persona),
     index('user_scores_value_at_risk_idx').on(sql`(${t.expectedValueMinor} * ${t.churnProbability}) desc nulls last`),
+    // The digest's high tier in user id order, with what ranks it: an index-only merge against digest_baseline_users.
+    index('user_scores_high_tier_user_idx')
+      .on(t.userId, t.modelRunId, t.expectedValueMinor, t.churnProbability)
+      .where(sql`${t.riskTier} = 'high'`),
   ],
 );
+
+/**
+ * Totals of one finished rescore run, computed once after its last chunk (refreshScoreAggregates
+ * in src/store/score-aggregates.ts) so the bot's overview, segments and histogram read one row
+ * instead of every score. Cells and histograms are small fixed-shape jsonb.
+ */
+export const scoreAggregates = pgTable('score_aggregates', {
+  modelRunId: bigint({ mode: 'number' }).primaryKey(),
+  /** The run's as-of time: what "active in the last 30 days" counts back from. */
+  asOf: tz().notNull(),
+  /** All users when the aggregates were computed. */
+  users: integer().notNull(),
+  /** Users with any event in the 30 days before as_of. */
+  active30d: integer('active_30d').notNull(),
+  /** `[{ segment, tier, users, churnSum, valueAtRiskMinor }]`, one per (segment, tier). */
+  cells: jsonb().notNull(),
+  /** `{ "<buckets>": [users per bucket] }`: churn probability histograms over [0, 1]. */
+  histograms: jsonb().notNull(),
+  computedAt: tz().notNull().defaultNow(),
+});
+
+/** The digest's baseline: every user who was high risk at the last digested run (the run id is in settings). */
+export const digestBaselineUsers = pgTable('digest_baseline_users', {
+  userId: text().primaryKey(),
+});
 
 export const recommendations = pgTable(
   'recommendations',
@@ -182,6 +213,8 @@ export const outreach = pgTable(
     uniqueIndex().on(t.userId, t.cycleId),
     index().on(t.state, t.scheduledAt),
     index().on(t.cycleId),
+    // Campaign reports select outreach by when it was planned.
+    index().on(t.createdAt),
     check('outreach_state_check', sql`${t.state} in ('planned','sending','sent','failed','skipped')`),
   ],
 );
