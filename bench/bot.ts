@@ -22,7 +22,6 @@ import { RFM_SEGMENTS } from '../src/ml/rfm.js';
 import { campaignReport } from '../src/services/campaign-report.js';
 import { createInsights } from '../src/services/insights.js';
 import {
-  ACTIVE_USERS_PROPOSAL,
   atRiskUsers,
   countUsers,
   findUserId,
@@ -30,7 +29,6 @@ import {
   newHighRiskUsers,
   overviewCounts,
   personaDescriptions,
-  RECOMMENDED_INDEXES,
   riskHistogram,
   saveDigestSnapshot,
   scoreCells,
@@ -202,7 +200,6 @@ function cases(db: Database): Case[] {
     { name: 'overviewCounts (users, active 30 d, cells, last run)', run: () => overviewCounts(db, NOW) },
     { name: '  · users', run: () => db.query('select count(*)::int as n from users') },
     { name: '  · active in 30 days', run: () => db.query('select count(*)::int as n from (select user_id from events where occurred_at >= $1 and occurred_at < $2 group by user_id) a', [since, NOW.toISOString()]) },
-    { name: '  · active in 30 days, proposed users.last_event_at', run: () => db.query(ACTIVE_USERS_PROPOSAL.query, [since, NOW.toISOString()]), afterOnly: true },
     { name: '  · scoreCells (segment × tier totals)', run: () => scoreCells(db) },
     { name: 'riskHistogram (20 buckets)', run: () => riskHistogram(db, 20) },
     { name: 'segmentStats', run: () => segmentStats(db) },
@@ -232,7 +229,6 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     if (args.db) {
       say(`reusing ${args.db.replace(/\/\/[^@]*@/, '//')}`);
-      for (const ix of RECOMMENDED_INDEXES) await db.query(`drop index if exists ${ix.name}`);
       await db.query('drop index if exists events_occurred_at_user_id_index'); // recommended by an earlier version
       await db.query('drop index if exists users_last_event_at_index');
       await db.query('alter table users drop column if exists last_event_at');
@@ -265,12 +261,6 @@ async function main(): Promise<void> {
     await restoreSnapshot();
     for (const c of cases(db)) if (!c.afterOnly) baseline[c.name] = await time(c);
     say('creating the recommended indexes and the proposed users.last_event_at');
-    for (const ix of RECOMMENDED_INDEXES) await step(ix.name, () => db.query(ix.sql));
-    await step('users.last_event_at', async () => {
-      await db.query('drop index if exists users_last_event_at_index');
-      await db.query('alter table users drop column if exists last_event_at');
-      for (const stmt of ACTIVE_USERS_PROPOSAL.migration) await db.query(stmt);
-    });
     await vacuum(db);
     await restoreSnapshot();
     say('timing with the recommended indexes');

@@ -13,7 +13,7 @@ import type { RiskTier } from '../domain/risk.js';
 import { RFM_SEGMENT_LABELS, type RfmSegment } from '../ml/rfm.js';
 import { renderReason, type RecommendationReason } from '../outreach/reasons.js';
 import type { CampaignReport, TierReport } from '../services/campaign-report.js';
-import type { CardWithPersona, ModelCard, OverviewWithHistogram, RankedUser, SegmentDetail, SegmentStat } from '../services/insights.js';
+import type { CardWithPersona, ModelCard, OverviewWithHistogram, RankedUser, SegmentDetail, SegmentsView } from '../services/insights.js';
 import { EXAMPLES, type Intent, type Lang } from './intent.js';
 import { maskEmail, maskName } from './mask.js';
 
@@ -157,6 +157,7 @@ const T = {
     noScores: 'No users are scored yet: run a rescore first (`rekindle rescore`).',
     lastRescore: (when: string) => `Last rescore ${when}`,
     noRescore: 'No rescore has finished yet.',
+    asOf: (when: string) => `Numbers as of the rescore of ${when}`,
     auc: (auc: string, base: string) => `churn model AUC ${auc} (recency alone ${base})`,
     fallback: (why: string) => `rule-based scores (RFM) because ${why}`,
     segmentLine: (label: string, users: string, avg: string, high: string, at: string) =>
@@ -267,6 +268,7 @@ const T = {
     noScores: '还没有评分结果：请先运行一次重新评分（`rekindle rescore`）。',
     lastRescore: (when: string) => `最近一次评分 ${when}`,
     noRescore: '还没有完成过评分。',
+    asOf: (when: string) => `数据截至 ${when} 的评分`,
     auc: (auc: string, base: string) => `流失模型 AUC ${auc}（仅用最近购买时间 ${base}）`,
     fallback: (why: string) => `使用 RFM 规则评分，原因：${why}`,
     segmentLine: (label: string, users: string, avg: string, high: string, at: string) =>
@@ -479,16 +481,19 @@ export function overviewMessage(o: OverviewWithHistogram, f: Formatter): Message
   ];
   if (o.payers === 0) blocks.push(section(t.noScores));
   else blocks.push(section(`*${t.segments}*\n${o.segments.map((s) => `${segmentLabel(s.segment, f.lang)} ${f.int(s.users)}`).join(' · ')}`));
-  blocks.push(context(rescoreContext(o.lastRescore, f)));
+  blocks.push(context(`${o.asOf ? `${t.asOf(f.date(o.asOf))} · ` : ''}${rescoreContext(o.lastRescore, f)}`));
   const text = `${t.overview}: ${t.users} ${f.int(o.users)}, ${t.payers} ${f.int(o.payers)}, ${tierLabel('high', f.lang)} ${f.int(o.tiers.high)}`;
   return { text, blocks };
 }
 
-export function segmentsMessage(stats: readonly SegmentStat[], f: Formatter): Message {
+export function segmentsMessage(view: SegmentsView, f: Formatter): Message {
   const t = texts(f.lang);
+  const { stats, asOf } = view;
   if (stats.length === 0) return plain(t.noScores);
   const ls = stats.map((s) => t.segmentLine(segmentLabel(s.segment, f.lang), f.int(s.users), f.pct(s.avgChurn), f.int(s.high), f.money(s.valueAtRiskMinor)));
-  return { text: `${t.segments}: ${stats.map((s) => `${segmentLabel(s.segment, f.lang)} ${f.int(s.users)}`).join(', ')}`, blocks: [header(t.segments), ...lines(ls)] };
+  const blocks: Block[] = [header(t.segments), ...lines(ls)];
+  if (asOf) blocks.push(context(t.asOf(f.date(asOf))));
+  return { text: `${t.segments}: ${stats.map((s) => `${segmentLabel(s.segment, f.lang)} ${f.int(s.users)}`).join(', ')}`, blocks };
 }
 
 /** One ranked user as a line: rank, id, (masked) name and email, risk, value at risk. */
@@ -526,6 +531,7 @@ export function segmentMessage(segment: string, d: SegmentDetail, f: Formatter, 
       [t.riskTiers, (['high', 'medium', 'low'] as const).map((k) => `${tierLabel(k, f.lang)} ${f.int(s[k])}`).join(' · ')],
       [t.valueAtRisk, f.money(s.valueAtRiskMinor)],
     ]),
+    ...(d.asOf ? [context(t.asOf(f.date(d.asOf)))] : []),
     section(`*${t.mostAtRisk(f.int(d.users.length))}*`),
   ];
   return rankedMessage(t.segmentTitle(label), d.users, f, pii, extra);

@@ -2,6 +2,10 @@
  * The growth team's questions as use cases, shared by the Slack bot and the CLI reports:
  * composes the read-only store queries (src/store/insights.ts) with the campaign report and
  * a per-run cache of persona descriptions. Dependencies are passed in; `now` is the clock.
+ *
+ * Whole-population totals (overview, segments, the risk histogram) come from the newest
+ * finished rescore run's precomputed aggregates (src/store/score-aggregates.ts), "as of" that
+ * run; when that run has none they are counted live, as of now.
  */
 import type { Queryable } from '../db/client.js';
 import type { RiskTier } from '../domain/risk.js';
@@ -11,15 +15,19 @@ import {
   countUsers,
   digestSnapshotInfo,
   findUserId,
+  histogramFromCounts,
   modelCard,
   newHighRiskUsers,
   overviewCounts,
+  overviewFromAggregates,
   personaDescriptions,
   newestRescoreRun,
   riskHistogram,
   runHasScores,
+  runSummary,
   saveDigestSnapshot,
   segmentStats,
+  segmentStatsFromCells,
   segmentUsers,
   userCard,
   type ModelCard,
@@ -31,6 +39,7 @@ import {
   type UserCard,
 } from '../store/insights.js';
 import { OUTREACH_PAUSED } from '../store/outreach.js';
+import { latestScoreAggregates, type ScoreAggregates } from '../store/score-aggregates.js';
 import { campaignReport, type CampaignReport } from './campaign-report.js';
 
 export type { ModelCard, OverviewCounts, PersonaDescription, RankedUser, RiskBucket, SegmentStat, UserCard } from '../store/insights.js';
@@ -51,7 +60,15 @@ export interface OverviewWithHistogram extends OverviewCounts {
   histogram: RiskBucket[];
 }
 
+export interface SegmentsView {
+  /** The run time the statistics describe when they come from its aggregates; null when counted live just now. */
+  asOf: Date | null;
+  stats: SegmentStat[];
+}
+
 export interface SegmentDetail {
+  /** As in {@link SegmentsView}: the time `stat` describes (the ranked users are always current). */
+  asOf: Date | null;
   stat: SegmentStat | null;
   users: RankedUser[];
 }
@@ -67,7 +84,7 @@ export const HISTOGRAM_BUCKETS = 20;
 
 export interface Insights {
   overview(): Promise<OverviewWithHistogram>;
-  segments(): Promise<SegmentStat[]>;
+  segments(): Promise<SegmentsView>;
   segment(segment: string, n: number): Promise<SegmentDetail>;
   atRisk(f: { n: number; segment?: string | undefined; tier?: RiskTier | undefined }): Promise<RankedUser[]>;
   count(f: { tier?: RiskTier | undefined; segment?: string | undefined }): Promise<number>;
@@ -118,18 +135,26 @@ export function createInsights(d: InsightsDeps): Insights {
     value.catch(() => cache.delete(key));
     return value;
   }
-  const stats = () => cached('segments', () => segmentStats(d.db));
+  const stats = (): Promise<SegmentsView> =>
+    cached('segments', async () => {
+      const a = await latestScoreAggregates(d.db);
+      return a ? { asOf: a.asOf, stats: segmentStatsFromCells(a.cells) } : { asOf: null, stats: await segmentStats(d.db) };
+    });
+  const storedHistogram = (a: ScoreAggregates | null) => a?.histograms[String(HISTOGRAM_BUCKETS)];
 
   return {
     overview: () =>
       cached('overview', async () => {
+        const a = await latestScoreAggregates(d.db);
+        const stored = storedHistogram(a);
+        if (a && stored) return { ...overviewFromAggregates(a, await runSummary(d.db, a.runId)), histogram: histogramFromCounts(stored) };
         const [counts, histogram] = await Promise.all([overviewCounts(d.db, d.now()), riskHistogram(d.db, HISTOGRAM_BUCKETS)]);
         return { ...counts, histogram };
       }),
     segments: stats,
     async segment(segment, n) {
-      const [stats_, users] = await Promise.all([stats(), segmentUsers(d.db, segment, n)]);
-      return { stat: stats_.find((s) => s.segment === segment) ?? null, users };
+      const [view, users] = await Promise.all([stats(), segmentUsers(d.db, segment, n)]);
+      return { asOf: view.asOf, stat: view.stats.find((s) => s.segment === segment) ?? null, users };
     },
     atRisk: (f) => atRiskUsers(d.db, f),
     count: (f) => countUsers(d.db, f),

@@ -4,19 +4,19 @@
  * histogram, and the digest's "became high risk" list. Every query is set-based (one
  * statement, no per-user loops) and shaped for an index:
  *
- * - totals per segment × tier and the histogram read `(segment, risk_tier, value at risk,
- *   churn_probability, expected_value_minor)`: an index-only scan with the covering index of
- *   {@link RECOMMENDED_INDEXES};
+ * - whole-population totals (overview, segments, histogram) are read from the newest finished
+ *   rescore run's precomputed aggregates (src/store/score-aggregates.ts) by the insights
+ *   service; the live versions here are the fallback for a run without them, and the reference
+ *   the aggregates are tested against. Live, they are an index-only pass over every score
+ *   (~250 ms at 1M users) and, for "active in the last 30 days", over a month of events (~0.3–0.5 s);
  * - ranked lists walk `(expected_value_minor * churn_probability) desc nulls last` (the
  *   expression index `user_scores_value_at_risk_idx`), or, with a segment or tier filter,
- *   one short index range per (segment, tier) cell, merged (`rankedCells`);
+ *   one short index range per (segment, tier) cell of `user_scores_segment_tier_value_at_risk_idx`,
+ *   merged (`rankedCells`);
  * - a user's card is primary-key lookups;
- * - "active in the last 30 days" groups the window's events by user, which PostgreSQL streams
- *   off the existing `events (user_id, occurred_at)` index (no sort, no hash). That still reads
- *   every event's index entry: ~0.3 s at 5.4M events, growing with history. Exact and fast
- *   needs a precomputed `users.last_event_at` kept by ingestion (see {@link ACTIVE_USERS_PROPOSAL});
- * - the digest's "became high" list walks each segment's high tier in value order against a
- *   hashed snapshot of the previous high tier.
+ * - the digest's "became high" list is one merge anti-join, in user id order, of the high tier
+ *   (the partial index `user_scores_high_tier_user_idx`) against the baseline table
+ *   `digest_baseline_users`, both index-only.
  *
  * Value at risk is `expected_value_minor × churn_probability`: what the user would spend over
  * the horizon if they stay, weighted by the chance they do not.
@@ -24,60 +24,13 @@
 import type { Queryable } from '../db/client.js';
 import { RISK_TIERS, type RiskTier } from '../domain/risk.js';
 import { RFM_SEGMENTS } from '../ml/rfm.js';
+import { scoreCells, type ScoreAggregates, type ScoreCell } from './score-aggregates.js';
 
-/**
- * Indexes these queries are designed for, beyond those in the schema today. Each is a drizzle
- * line for src/db/schema.ts and the SQL drizzle-kit generates from it. The bench
- * (bench/bot.ts) creates them in its scratch database and times the queries with and without.
- */
-export const RECOMMENDED_INDEXES = [
-  {
-    table: 'user_scores',
-    name: 'user_scores_segment_tier_value_at_risk_idx',
-    drizzle: "index('user_scores_segment_tier_value_at_risk_idx').on(t.segment, t.riskTier, sql`(${t.expectedValueMinor} * ${t.churnProbability}) desc nulls last`, t.churnProbability, t.expectedValueMinor)",
-    sql: 'CREATE INDEX "user_scores_segment_tier_value_at_risk_idx" ON "user_scores" USING btree ("segment","risk_tier",("expected_value_minor" * "churn_probability") desc nulls last,"churn_probability","expected_value_minor")',
-    why: 'ranked lists per segment/tier (one range per cell) and index-only totals, averages and the histogram',
-  },
-  {
-    table: 'users',
-    name: 'users_lower_email_idx',
-    drizzle: "index('users_lower_email_idx').on(sql`lower(${t.email})`)",
-    sql: 'CREATE INDEX "users_lower_email_idx" ON "users" USING btree (lower("email"))',
-    why: 'finding a user by an email typed in another case than stored',
-  },
-] as const;
-
-/**
- * Not an index but a precomputed column, for the one overview number no index makes cheap:
- * counting distinct users in a 30-day window of events costs a pass over the window (a hash
- * aggregate that spills at the default work_mem: slower than the full `(user_id, occurred_at)`
- * scan used today). Kept by the ingest upsert, it turns "active in 30 days" into an index-only
- * range count (bench/bot.ts measures both). Needs a migration and a change to ingestion.
- */
-export const ACTIVE_USERS_PROPOSAL = {
-  migration: [
-    'ALTER TABLE "users" ADD COLUMN "last_event_at" timestamp with time zone',
-    'UPDATE "users" u SET "last_event_at" = e.m FROM (SELECT "user_id", max("occurred_at") AS m FROM "events" GROUP BY 1) e WHERE e."user_id" = u."id"',
-    'CREATE INDEX "users_last_event_at_index" ON "users" USING btree ("last_event_at")',
-  ],
-  ingest: 'in the users upsert of each batch: last_event_at = greatest(users.last_event_at, excluded.last_event_at), excluded being the max occurred_at of that user in the batch',
-  query: 'select count(*)::int from users where last_event_at >= $1 and last_event_at < $2',
-} as const;
+export { scoreCells, type ScoreCell } from './score-aggregates.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------------------------
-
-/** Users and risk totals of one (segment, tier) cell. */
-export interface ScoreCell {
-  segment: string | null;
-  tier: string;
-  users: number;
-  /** Σ churn probability: divide by users for the mean. */
-  churnSum: number;
-  /** Σ expected value × churn probability, minor units. */
-  valueAtRiskMinor: number;
-}
 
 export interface RunSummary {
   runId: number;
@@ -104,8 +57,13 @@ export interface ChurnMetrics {
 }
 
 export interface OverviewCounts {
+  /**
+   * When the numbers come from a rescore run's precomputed aggregates: that run's as-of time,
+   * the moment they describe ("as of …"). Null when they were counted live just now.
+   */
+  asOf: Date | null;
   users: number;
-  /** Users with any event in the 30 days before `now`. */
+  /** Users with any event in the 30 days before `asOf` (or before now, counted live). */
   active30d: number;
   /** Scored users: those who ever paid (the churn population). */
   payers: number;
@@ -290,25 +248,6 @@ function toRanked(r: Record<string, unknown>): RankedUser {
 // Totals
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Users, summed churn probability and value at risk per (segment, tier): one index-only pass
- * over the covering index, grouped in index order (no hash, no sort).
- */
-export async function scoreCells(q: Queryable): Promise<ScoreCell[]> {
-  const rows = await q.query<Record<string, unknown>>(
-    `select s.segment, s.risk_tier, count(*)::int as users, coalesce(sum(s.churn_probability), 0)::float8 as churn_sum,
-            coalesce(sum(${VAR('s')}), 0)::float8 as value_at_risk
-     from user_scores s group by s.segment, s.risk_tier`,
-  );
-  return rows.map((r) => ({
-    segment: (r.segment as string | null) ?? null,
-    tier: String(r.risk_tier),
-    users: num(r.users),
-    churnSum: num(r.churn_sum),
-    valueAtRiskMinor: num(r.value_at_risk),
-  }));
-}
-
 /** The latest finished run of a kind, without its (large) params. */
 export async function latestRun(q: Queryable, kind: 'rescore' | 'backtest'): Promise<RunSummary | null> {
   const [r] = await q.query<Record<string, unknown>>(
@@ -318,13 +257,41 @@ export async function latestRun(q: Queryable, kind: 'rescore' | 'backtest'): Pro
   return r ? toRunSummary(r) : null;
 }
 
+/** One run by id, without its (large) params. */
+export async function runSummary(q: Queryable, id: number): Promise<RunSummary | null> {
+  const [r] = await q.query<Record<string, unknown>>(`select ${RUN_COLUMNS} from model_runs where id = $1`, [id]);
+  return r ? toRunSummary(r) : null;
+}
+
 /** The id of the newest rescore run, finished or not (0 when there is none): a cache key for aggregates. */
 export async function newestRescoreRun(q: Queryable): Promise<number> {
   const [r] = await q.query<{ id: number | null }>(`select max(id) as id from model_runs where kind = 'rescore'`);
   return num(r?.id ?? 0);
 }
 
-/** Users, users active in the 30 days before `now`, payers, tiers, segments, and the last rescore with its AUC. */
+/** Payers, tiers and segment sizes (best segment first, empty ones left out) from the (segment, tier) cells. */
+function tally(cells: readonly ScoreCell[]): Pick<OverviewCounts, 'payers' | 'tiers' | 'segments'> {
+  const tiers = emptyTiers();
+  const bySegment = new Map<string, number>();
+  let payers = 0;
+  for (const c of cells) {
+    payers += c.users;
+    if (c.tier in tiers) tiers[c.tier as RiskTier] += c.users;
+    if (c.segment !== null) bySegment.set(c.segment, (bySegment.get(c.segment) ?? 0) + c.users);
+  }
+  return {
+    payers,
+    tiers,
+    segments: [...bySegment.entries()]
+      .sort((a, b) => segmentOrder(a[0]) - segmentOrder(b[0]) || (a[0] < b[0] ? -1 : 1))
+      .map(([segment, users]) => ({ segment, users })),
+  };
+}
+
+/**
+ * Live: users, users active in the 30 days before `now`, payers, tiers, segments, and the last
+ * rescore with its AUC, counted from the tables now (see {@link overviewFromAggregates}).
+ */
 export async function overviewCounts(q: Queryable, now: Date): Promise<OverviewCounts> {
   const since = new Date(now.getTime() - 30 * 86_400_000);
   const [[counts], cells, run] = await Promise.all([
@@ -336,30 +303,33 @@ export async function overviewCounts(q: Queryable, now: Date): Promise<OverviewC
     scoreCells(q),
     latestRun(q, 'rescore'),
   ]);
-  const tiers = emptyTiers();
-  const bySegment = new Map<string, number>();
-  let payers = 0;
-  for (const c of cells) {
-    payers += c.users;
-    if (c.tier in tiers) tiers[c.tier as RiskTier] += c.users;
-    if (c.segment !== null) bySegment.set(c.segment, (bySegment.get(c.segment) ?? 0) + c.users);
-  }
   return {
+    asOf: null,
     users: num(counts?.users ?? 0),
     active30d: num(counts?.active ?? 0),
-    payers,
-    tiers,
-    segments: [...bySegment.entries()]
-      .sort((a, b) => segmentOrder(a[0]) - segmentOrder(b[0]) || (a[0] < b[0] ? -1 : 1))
-      .map(([segment, users]) => ({ segment, users })),
+    ...tally(cells),
+    lastRescore: run ? { ...run, churn: toChurnMetrics(run.metrics) } : null,
+  };
+}
+
+/**
+ * The overview from a run's precomputed aggregates (`asOf` = the run's as-of time); `run` is
+ * the rescore run they belong to, for the model line.
+ */
+export function overviewFromAggregates(a: ScoreAggregates, run: RunSummary | null): OverviewCounts {
+  return {
+    asOf: a.asOf,
+    users: a.users,
+    active30d: a.active30d,
+    ...tally(a.cells),
     lastRescore: run ? { ...run, churn: toChurnMetrics(run.metrics) } : null,
   };
 }
 
 /** Each segment with its size, mean churn probability, tier split and value at risk, best segment first. */
-export async function segmentStats(q: Queryable): Promise<SegmentStat[]> {
+export function segmentStatsFromCells(cells: readonly ScoreCell[]): SegmentStat[] {
   const out = new Map<string, SegmentStat>();
-  for (const c of await scoreCells(q)) {
+  for (const c of cells) {
     if (c.segment === null) continue;
     let s = out.get(c.segment);
     if (!s) out.set(c.segment, (s = { segment: c.segment, users: 0, avgChurn: 0, high: 0, medium: 0, low: 0, valueAtRiskMinor: 0 }));
@@ -371,6 +341,11 @@ export async function segmentStats(q: Queryable): Promise<SegmentStat[]> {
   return [...out.values()]
     .map((s) => ({ ...s, avgChurn: s.users ? s.avgChurn / s.users : 0 }))
     .sort((a, b) => segmentOrder(a.segment) - segmentOrder(b.segment) || (a.segment < b.segment ? -1 : 1));
+}
+
+/** Live: each segment's statistics from the scores now (see {@link segmentStatsFromCells}). */
+export async function segmentStats(q: Queryable): Promise<SegmentStat[]> {
+  return segmentStatsFromCells(await scoreCells(q));
 }
 
 /** Scored users matching an optional tier and segment: an index-only range count. */
@@ -385,8 +360,8 @@ export async function countUsers(q: Queryable, f: { tier?: RiskTier | undefined;
 }
 
 /**
- * Histogram of churn probability in `buckets` equal-width buckets over [0, 1] (probability 1
- * falls in the last one). Every bucket is returned, empty ones with 0 users.
+ * Live: histogram of churn probability in `buckets` equal-width buckets over [0, 1] (probability
+ * 1 falls in the last one). Every bucket is returned, empty ones with 0 users.
  */
 export async function riskHistogram(q: Queryable, buckets = 20): Promise<RiskBucket[]> {
   if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1000) throw new RangeError(`buckets must be an integer from 1 to 1000, got ${buckets}`);
@@ -399,7 +374,12 @@ export async function riskHistogram(q: Queryable, buckets = 20): Promise<RiskBuc
     const i = Math.max(1, num(r.b)) - 1; // width_bucket gives 0 below the range: probabilities are ≥ 0, but be safe
     counts[i] = (counts[i] ?? 0) + num(r.n);
   }
-  return counts.map((users, i) => ({ from: i / buckets, to: (i + 1) / buckets, users }));
+  return histogramFromCounts(counts);
+}
+
+/** Buckets from users per bucket (equal widths over [0, 1]), e.g. a stored histogram of the aggregates. */
+export function histogramFromCounts(counts: readonly number[]): RiskBucket[] {
+  return counts.map((users, i) => ({ from: i / counts.length, to: (i + 1) / counts.length, users }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,9 +608,10 @@ export async function modelCard(q: Queryable): Promise<ModelCard> {
 
 /**
  * `user_scores` keeps only each user's latest score, so the tiers of the previous run are
- * gone once a rescore has written. The digest therefore keeps its own snapshot: the ids of
- * every high-tier user at the last digested run, in `settings` under this key
- * (`{ runId, users: [...] }`), replaced set-based after each digest.
+ * gone once a rescore has written. The digest therefore keeps its own baseline: every user who
+ * was high risk at the last digested run, as rows of `digest_baseline_users` (a primary key in
+ * user id order), and that run's id and the baseline's size in `settings` under this key
+ * (`{ runId, users }`). Neither depends on how a rescore writes its scores.
  */
 export const DIGEST_SNAPSHOT_KEY = 'digest.high_risk_snapshot';
 
@@ -641,48 +622,41 @@ export interface DigestSnapshotInfo {
 
 export async function digestSnapshotInfo(q: Queryable): Promise<DigestSnapshotInfo | null> {
   const [r] = await q.query<{ run_id: number | null; users: number | null }>(
-    `select (value->>'runId')::bigint as run_id, jsonb_array_length(value->'users') as users from settings where key = $1`,
+    `select (value->>'runId')::bigint as run_id, (value->>'users')::int as users from settings where key = $1`,
     [DIGEST_SNAPSHOT_KEY],
   );
   return r && r.run_id !== null ? { runId: num(r.run_id), users: num(r.users ?? 0) } : null;
 }
 
-/** `not in` this: the ids in the digest snapshot (see newHighRiskUsers for why `not in`). */
-const SNAPSHOT_IDS = `select p.id from settings st cross join lateral jsonb_array_elements_text(st.value->'users') as p(id) where st.key = '${DIGEST_SNAPSHOT_KEY}'`;
-
 /**
- * High-tier users scored by `runId` who were not high at the previous snapshot (all high-tier
- * users when there is none): how many, and the `n` with the most value at risk.
+ * High-tier users scored by `runId` who are not in the digest baseline (all high-tier users
+ * before the first digest): how many, and the `n` with the most value at risk (ties by user id).
  *
- * The list walks each segment's high tier in value-at-risk order (the covering index) and
- * stops at `n` new ones per segment, so it touches a few hundred rows, not the whole tier; the
- * count is one pass over the high tier. Both test membership with `not in (subquery)`, which
- * PostgreSQL plans as a hashed subplan built from the snapshot: written as an anti-join
- * (`not exists` / `left join … is null`), the planner takes jsonb_array_elements_text's
- * default estimate of 100 rows and picks a nested loop (high tier × snapshot comparisons,
- * 1.5 s at 20k users). User ids are never null, so NOT IN's null semantics cannot bite.
+ * One statement: a merge anti-join of the high tier in user id order (index-only on the
+ * partial index `user_scores_high_tier_user_idx`, which carries what value at risk is made of)
+ * against the baseline's primary key, counted and cut to the top `n` by a bounded sort; only
+ * those `n` rows are then read from user_scores and users. Its cost grows with the high tier and
+ * the baseline (~0.1 s for 300k and 260k), not with how many became high or where they rank.
  */
 export async function newHighRiskUsers(q: Queryable, runId: number, n: number): Promise<{ total: number; users: RankedUser[] }> {
-  const [rows, [count]] = await Promise.all([
-    q.query<Record<string, unknown>>(
-      `select t.*, u.name, u.email from (
-         select c.* from unnest($3::text[]) as seg(name)
-         cross join lateral (
-           select ${RANKED_COLUMNS('s')} from user_scores s
-           where s.segment = seg.name and s.risk_tier = 'high' and s.model_run_id = $1 and s.user_id not in (${SNAPSHOT_IDS})
-           order by ${VAR('s')} desc nulls last limit $2
-         ) c
-         order by c.value_at_risk desc nulls last, c.user_id limit $2
-       ) t join users u on u.id = t.user_id
-       order by t.value_at_risk desc nulls last, t.user_id`,
-      [runId, n, RFM_SEGMENTS],
-    ),
-    q.query<{ n: number }>(
-      `select count(*)::int as n from user_scores s where s.risk_tier = 'high' and s.model_run_id = $1 and s.user_id not in (${SNAPSHOT_IDS})`,
-      [runId],
-    ),
-  ]);
-  return { total: num(count?.n ?? 0), users: rows.map(toRanked) };
+  if (!Number.isInteger(n) || n < 0 || n > 1000) throw new RangeError(`n must be an integer from 0 to 1000, got ${n}`);
+  const rows = await q.query<Record<string, unknown>>(
+    `with fresh as materialized (
+       select h.user_id, ${VAR('h')} as value_at_risk
+       from user_scores h
+       where h.risk_tier = 'high' and h.model_run_id = $1
+         and not exists (select 1 from digest_baseline_users b where b.user_id = h.user_id)
+     ), top as (
+       select f.user_id from fresh f order by f.value_at_risk desc nulls last, f.user_id limit $2
+     )
+     select c.total, t.*, u.name, u.email
+     from (select count(*)::int as total from fresh) c
+     left join (select ${RANKED_COLUMNS('s')} from top join user_scores s on s.user_id = top.user_id) t on true
+     left join users u on u.id = t.user_id
+     order by t.value_at_risk desc nulls last, t.user_id`,
+    [runId, n],
+  );
+  return { total: num(rows[0]?.total ?? 0), users: rows.filter((r) => r.user_id !== null && r.user_id !== undefined).map(toRanked) };
 }
 
 /** Whether `runId` is the run the current scores come from (a newer rescore overwrites them). */
@@ -691,14 +665,31 @@ export async function runHasScores(q: Queryable, runId: number): Promise<boolean
   return Boolean(r?.yes);
 }
 
-/** Replaces the snapshot with the high-tier users of `runId`, in one statement. */
+/**
+ * Makes the high tier of `runId` the digest baseline, in one statement that writes only the
+ * difference (users who left the high tier go, new ones come; both found by merge anti-joins
+ * in user id order), and records the run and the baseline's size in settings. Returns the size.
+ */
 export async function saveDigestSnapshot(q: Queryable, runId: number, by: string): Promise<number> {
   const [r] = await q.query<{ users: number }>(
-    `insert into settings (key, value, updated_by)
-     select $1, jsonb_build_object('runId', $2::bigint, 'users', coalesce(jsonb_agg(s.user_id order by s.user_id), '[]'::jsonb)), $3
-     from user_scores s where s.risk_tier = 'high' and s.model_run_id = $2
+    `with gone as (
+       delete from digest_baseline_users b
+       where not exists (select 1 from user_scores h where h.risk_tier = 'high' and h.model_run_id = $2 and h.user_id = b.user_id)
+       returning 1
+     ), added as (
+       insert into digest_baseline_users (user_id)
+       select h.user_id from user_scores h
+       where h.risk_tier = 'high' and h.model_run_id = $2 and not exists (select 1 from digest_baseline_users b where b.user_id = h.user_id)
+       returning 1
+     ), size as (
+       -- Every statement of a WITH sees the same snapshot: before the delete and the insert.
+       select (select count(*) from user_scores h where h.risk_tier = 'high' and h.model_run_id = $2)::int as users,
+              (select count(*) from gone)::int as gone, (select count(*) from added)::int as added
+     )
+     insert into settings (key, value, updated_by)
+     select $1, jsonb_build_object('runId', $2::bigint, 'users', size.users), $3 from size
      on conflict (key) do update set value = excluded.value, updated_at = now(), updated_by = excluded.updated_by
-     returning jsonb_array_length(value->'users') as users`,
+     returning (value->>'users')::int as users`,
     [DIGEST_SNAPSHOT_KEY, runId, by],
   );
   return num(r?.users ?? 0);

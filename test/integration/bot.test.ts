@@ -555,7 +555,7 @@ describe('insights queries on PGlite', () => {
       expect((await i.atRisk({ n: 5 })).map((u) => u.userId)).toEqual(['a', 'b']);
       expect((await i.atRisk({ n: 5, tier: 'low' })).map((u) => u.userId)).toEqual(['b']);
       expect(await i.count({ segment: 'at_risk', tier: 'high' })).toBe(1);
-      expect((await i.segments()).map((s) => s.segment)).toEqual(['champions', 'at_risk']);
+      expect((await i.segments()).stats.map((s) => s.segment)).toEqual(['champions', 'at_risk']);
       expect((await i.user({ kind: 'email', value: 'a@example.com' }))?.userId).toBe('a');
       expect((await i.model()).rescore?.churn?.auc).toBe(0.8);
       expect((await i.digestCandidates(1, 20)).users.map((u) => u.userId)).toEqual(['a']);

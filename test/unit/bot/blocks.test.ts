@@ -147,9 +147,13 @@ describe('answers', () => {
     expect(text(m.blocks)).toContain('/retain help');
   });
 
-  it('shows each segment with its size, mean risk and value at risk', () => {
-    const m = segmentsMessage([{ segment: 'champions', users: 1200, avgChurn: 0.05, high: 3, medium: 40, low: 1157, valueAtRiskMinor: 1_234_500 }], en);
-    expect(text(m.blocks)).toContain('*Champions* — 1,200 users · mean risk 5.0% · 3 high · value at risk CN¥12,345.00');
+  it('shows each segment with its size, mean risk and value at risk, and the rescore the numbers are from', () => {
+    const stats = [{ segment: 'champions', users: 1200, avgChurn: 0.05, high: 3, medium: 40, low: 1157, valueAtRiskMinor: 1_234_500 }];
+    const live = segmentsMessage({ asOf: null, stats }, en);
+    expect(text(live.blocks)).toContain('*Champions* — 1,200 users · mean risk 5.0% · 3 high · value at risk CN¥12,345.00');
+    expect(text(live.blocks)).not.toContain('as of');
+    const stored = segmentsMessage({ asOf: new Date('2026-11-01T03:00:00Z'), stats }, en);
+    expect(text(stored.blocks)).toContain('Numbers as of the rescore of <!date^1793502000^');
   });
 
   const card = (over: Partial<CardWithPersona> = {}): CardWithPersona => ({
