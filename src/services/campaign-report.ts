@@ -6,6 +6,7 @@
  */
 import { upliftWithCI, revenuePerUser } from '../domain/uplift.js';
 import type { Queryable } from '../db/client.js';
+import { outreachOutcomes } from '../store/campaign-outcomes.js';
 
 export interface GroupStats {
   users: number;
@@ -32,34 +33,16 @@ export interface CampaignReport {
   overall: TierReport;
 }
 
+/** Treated vs holdout per tier and overall, for outreach planned on or after `since` (see outreachOutcomes for the cost). */
 export async function campaignReport(q: Queryable, o: { since: Date; windowDays: number }): Promise<CampaignReport> {
-  const rows = await q.query<{ tier: string; holdout: boolean; users: number; conversions: number; revenue: number; coupons: number; redeemed: number }>(
-    `with o as (
-       select o.id, o.user_id, o.tier, o.holdout, coalesce(o.sent_at, o.scheduled_at) as t0, o.coupon_id
-       from outreach o where o.created_at >= $1
-     ), conv as (
-       select o.id,
-              count(e.event_id) > 0 as converted,
-              coalesce(sum(e.amount_minor), 0) as revenue
-       from o left join events e on e.user_id = o.user_id and e.type in ('purchase','renewal')
-                                 and e.occurred_at >= o.t0 and e.occurred_at < o.t0 + make_interval(days => $2)
-       group by o.id
-     )
-     select o.tier, o.holdout, count(*)::int as users, count(*) filter (where c.converted)::int as conversions,
-            sum(c.revenue)::float8 as revenue, count(o.coupon_id)::int as coupons,
-            count(*) filter (where o.coupon_id is not null and exists (
-              select 1 from coupons cp join events e on e.coupon_code = cp.code and e.type in ('coupon_redeemed','purchase') where cp.id = o.coupon_id))::int as redeemed
-     from o join conv c on c.id = o.id
-     group by o.tier, o.holdout`,
-    [o.since.toISOString(), o.windowDays],
-  );
+  const rows = await outreachOutcomes(q, o);
   const tiers = [...new Set(rows.map((r) => r.tier))].sort();
   const build = (tier: string, pick: (r: (typeof rows)[number]) => boolean): TierReport => {
     const sum = (holdout: boolean) => {
       const sel = rows.filter((r) => pick(r) && r.holdout === holdout);
       const users = sel.reduce((a, r) => a + r.users, 0);
       const conversions = sel.reduce((a, r) => a + r.conversions, 0);
-      const revenue = sel.reduce((a, r) => a + Number(r.revenue), 0);
+      const revenue = sel.reduce((a, r) => a + r.revenueMinor, 0);
       return { users, conversions, revenue, coupons: sel.reduce((a, r) => a + r.coupons, 0), redeemed: sel.reduce((a, r) => a + r.redeemed, 0) };
     };
     const t = sum(false);
