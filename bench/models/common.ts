@@ -98,7 +98,7 @@ function label(sql: string): string {
   if (s.startsWith('with u as')) return 'featuresAsOf';
   if (s.includes('bool_or(e.type')) return 'interactionsForRange';
   if (s.startsWith('insert into user_scores')) return 'upsertScores';
-  if (s.startsWith('select user_id, risk_tier')) return 'previous scores';
+  if (s.startsWith('select s.user_id, u.risk_tier')) return 'tier changes';
   if (s.includes('percentile_cont')) return 'membershipPeriods';
   if (s.includes('count(distinct user_id)')) return 'count payers';
   if (s.startsWith('insert into recommendations') || s.startsWith('delete from recommendations')) return 'replaceRecommendations';
@@ -124,12 +124,25 @@ export function profiled(db: Database): { db: Database; profile: QueryProfile } 
         e.seconds += (performance.now() - t0) / 1000;
       }
     };
+  const timedCopy =
+    (q: Pick<Database, 'copyIn'>): Database['copyIn'] =>
+    async (table, columns, rows) => {
+      const t0 = performance.now();
+      try {
+        return await q.copyIn(table, columns, rows);
+      } finally {
+        const e = (profile[`copy ${table}`] ??= { calls: 0, seconds: 0 });
+        e.calls++;
+        e.seconds += (performance.now() - t0) / 1000;
+      }
+    };
   const wrapped: Database = {
     kind: db.kind,
     orm: db.orm,
     ...(db.raw ? { raw: db.raw } : {}),
     query: wrapQ(db),
-    transaction: (fn) => db.transaction((tx) => fn({ query: wrapQ(tx) })),
+    copyIn: timedCopy(db),
+    transaction: (fn) => db.transaction((tx) => fn({ query: wrapQ(tx), copyIn: timedCopy(tx) })),
     close: () => db.close(),
   };
   return { db: wrapped, profile };

@@ -21,8 +21,8 @@ await runPhase(() =>
     const H = s.horizonDays * DAY_MS;
     const at = (ms: number) => new Date(end.getTime() - ms);
     const d = deps(db, end);
-    const train = await timed(async () => collectTrainingSet(d, s, at(2 * H), at(H), s.trainSample, await membershipPeriods(db, at(2 * H))));
-    const test = await timed(async () => collectTrainingSet(d, s, at(H), end, s.trainSample, await membershipPeriods(db, at(H))));
+    const train = await timed(async () => collectTrainingSet(d, s, at(2 * H), at(H), s.trainSample, { periods: await membershipPeriods(db, at(2 * H)) }));
+    const test = await timed(async () => collectTrainingSet(d, s, at(H), end, s.trainSample, { periods: await membershipPeriods(db, at(H)) }));
     writeSet(`${values.out}.train`, train.value, FEATURES.length);
     writeSet(`${values.out}.test`, test.value, FEATURES.length);
     const pos = (y: Uint8Array) => y.reduce((a, b) => a + b, 0);

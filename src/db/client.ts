@@ -11,7 +11,10 @@ import { mkdirSync } from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
+import { copyStatement, copyText } from './copy.js';
 import * as schema from './schema.js';
 
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -19,6 +22,8 @@ export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface Queryable {
   /** Runs one statement with `$1…$n` parameters and returns its rows. Arrays bind as Postgres arrays. */
   query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Bulk-loads rows (values in `columns` order) with COPY; returns how many were sent. */
+  copyIn(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<number>;
 }
 
 export interface Database extends Queryable {
@@ -53,6 +58,12 @@ function openPostgres(url: string, max: number): Database {
   const wrap = (s: postgres.Sql | postgres.TransactionSql): Queryable => ({
     query: async <T>(text: string, params: readonly unknown[] = []) =>
       (await s.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[],
+    copyIn: async (table, columns, rows) => {
+      if (rows.length === 0) return 0;
+      const sink = await s.unsafe(copyStatement(table, columns, 'stdin')).writable();
+      await pipeline(Readable.from([copyText(rows)]), sink);
+      return rows.length;
+    },
   });
   return {
     kind: 'postgres',
@@ -77,6 +88,11 @@ async function openPglite(dir: string): Promise<Database> {
   type Tx = { query: PGlite['query'] };
   const wrap = (s: Tx): Queryable => ({
     query: async <T>(text: string, params: readonly unknown[] = []) => (await s.query<T>(text, params as unknown[])).rows,
+    copyIn: async (table, columns, rows) => {
+      if (rows.length === 0) return 0;
+      await s.query(copyStatement(table, columns, "'/dev/blob'"), [], { blob: new Blob([copyText(rows)]) });
+      return rows.length;
+    },
   });
   return {
     kind: 'pglite',

@@ -7,7 +7,7 @@
  */
 import { ndcgAtK, precisionAtK, recallAtK } from '../domain/metrics.js';
 import { inSample } from '../domain/risk.js';
-import { featuresAsOf, membershipPeriods } from '../store/features.js';
+import { featuresAsOf, itemDims, membershipPeriods } from '../store/features.js';
 import { firstPurchasesBetween, interactionsForRange } from '../store/interactions.js';
 import { insertModelRun } from '../store/model-runs.js';
 import { addDays, collectTrainingSet, evaluateChurn, fitChurn, forEachChunk, type ChurnMetrics, type Deps } from './churn.js';
@@ -41,11 +41,12 @@ export async function backtest(d: Deps, s: ModelSettings, o: { cutoff: Date; hor
   d.log.info({ cutoff, horizonDays: H, k }, 'backtest started');
 
   // Churn: train one horizon back, evaluate on the window after the cutoff.
+  const items = await itemDims(d.db);
   const periodsTrain = await membershipPeriods(d.db, trainAt);
-  const trainSet = await collectTrainingSet(d, s, trainAt, cutoff, s.trainSample, periodsTrain);
+  const trainSet = await collectTrainingSet(d, s, trainAt, cutoff, s.trainSample, { periods: periodsTrain, items });
   const predictor = await fitChurn(d, s, trainSet);
   const periodsEval = await membershipPeriods(d.db, cutoff);
-  const evalSet = await collectTrainingSet(d, s, cutoff, end, s.trainSample, periodsEval);
+  const evalSet = await collectTrainingSet(d, s, cutoff, end, s.trainSample, { periods: periodsEval, items });
   const churn = { ...evaluateChurn(predictor, evalSet), model: predictor.kind, fallback: predictor.kind === 'rfm' ? predictor.reason : null };
 
   // BG/NBD: fit on a sample of payers as of the cutoff; compare predicted with actual repeat days.
@@ -54,7 +55,7 @@ export async function backtest(d: Deps, s: ModelSettings, o: { cutoff: Date; hor
   const all = { x: [] as number[], tx: [] as number[], T: [] as number[], actual: 0 };
   const fraction = evalSet.population > s.fitSample * 5 ? (s.fitSample * 5) / evalSet.population : 1;
   await forEachChunk(d.db, s.chunkSize, async (from, to) => {
-    for (const r of await featuresAsOf(d.db, { asOf: cutoff, seqFrom: from, seqTo: to, labelEnd: end, payersOnly: true, periods: periodsEval })) {
+    for (const r of await featuresAsOf(d.db, { asOf: cutoff, seqFrom: from, seqTo: to, labelEnd: end, payersOnly: true, periods: periodsEval, items })) {
       all.x.push(r.x);
       all.tx.push(r.tx);
       all.T.push(r.T);

@@ -5,11 +5,10 @@
  */
 import { FEATURE_NAMES, FEATURES, transformRow } from '../domain/features.js';
 import { brierScore, prAuc, rocAuc } from '../domain/metrics.js';
-import { inSample } from '../domain/risk.js';
 import type { Database } from '../db/client.js';
 import { balancedWeights, ChurnModel } from '../ml/logistic.js';
 import { fitRfm, rfmChurnFallback, type RfmModel } from '../ml/rfm.js';
-import { featuresAsOf, userSeqRange, type FeatureRow } from '../store/features.js';
+import { featuresAsOf, itemDims, userSeqRange, type FeatureRow, type ItemDims } from '../store/features.js';
 import type { Logger } from '../logger.js';
 import type { ModelSettings } from './model-settings.js';
 
@@ -21,35 +20,39 @@ export interface Deps {
   log: Logger;
 }
 
-/** Calls `fn` for each chunk of users (a `seq` range), in order. */
-export async function forEachChunk(db: Database, chunkSize: number, fn: (from: number, to: number) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` for each chunk of users (a `seq` range), `concurrency` chunks at a time, and
+ * returns the results in chunk order (so what is built from them does not depend on timing).
+ * After a failure no new chunk starts; the first error is thrown once the running ones end.
+ */
+export async function mapChunks<T>(db: Database, s: { chunkSize: number; concurrency?: number }, fn: (from: number, to: number) => Promise<T>): Promise<T[]> {
   const { min, max, count } = await userSeqRange(db);
-  if (count === 0) return;
-  for (let from = min; from <= max; from += chunkSize) await fn(from, from + chunkSize);
+  if (count === 0) return [];
+  const starts: number[] = [];
+  for (let from = min; from <= max; from += s.chunkSize) starts.push(from);
+  const out = new Array<T>(starts.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < starts.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(starts[i]!, starts[i]! + s.chunkSize);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(s.concurrency ?? 1, starts.length)) }, worker));
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return out;
 }
 
-/** A growable row-major Float64Array. */
-export class RowBuffer {
-  data: Float64Array;
-  n = 0;
-  constructor(
-    readonly width: number,
-    capacity = 1024,
-  ) {
-    this.data = new Float64Array(width * capacity);
-  }
-  push(row: ArrayLike<number>): void {
-    if ((this.n + 1) * this.width > this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data.set(row, this.n * this.width);
-    this.n++;
-  }
-  view(): Float64Array {
-    return this.data.subarray(0, this.n * this.width);
-  }
+/** Calls `fn` for each chunk of users (a `seq` range), in order, one at a time. */
+export async function forEachChunk(db: Database, chunkSize: number, fn: (from: number, to: number) => Promise<void>): Promise<void> {
+  await mapChunks(db, { chunkSize }, fn);
 }
 
 export interface TrainingSet {
@@ -63,44 +66,61 @@ export interface TrainingSet {
   recencyDays: Float64Array;
   frequency: Float64Array;
   monetary: Float64Array;
-  /** Payers before asOf in all (the sample is drawn from them). */
+  /** Payers before asOf in all (estimated from the sample when it is one). */
   population: number;
 }
 
-/** Payers as of `asOf` with labels from [asOf, labelEnd), sampled to at most `maxRows`. */
-export async function collectTrainingSet(d: Deps, s: Pick<ModelSettings, 'chunkSize'>, asOf: Date, labelEnd: Date, maxRows: number, periods?: Map<string, number>): Promise<TrainingSet> {
-  const [{ payers } = { payers: 0 }] = await d.db.query<{ payers: number }>(
-    `select count(distinct user_id)::int as payers from events where type in ('purchase','renewal') and occurred_at < $1`,
-    [asOf.toISOString()],
-  );
-  const fraction = payers > maxRows ? maxRows / payers : 1;
-  const x = new RowBuffer(FEATURES.length, Math.min(maxRows, Math.max(1024, payers)));
-  const labels: number[] = [];
-  const recency: number[] = [];
-  const frequency: number[] = [];
-  const monetary: number[] = [];
-  await forEachChunk(d.db, s.chunkSize, async (from, to) => {
-    const rows = await featuresAsOf(d.db, { asOf, seqFrom: from, seqTo: to, labelEnd, payersOnly: true, periods });
-    for (const r of rows) {
-      if (!inSample(r.userId, fraction, 'train')) continue;
-      x.push(transformRow(r.values));
-      labels.push(r.labelPayments === 0 ? 1 : 0);
-      recency.push(r.recencyDays);
-      frequency.push(r.frequency);
-      monetary.push(r.monetaryMinor);
-    }
+/** What a feature pass needs besides the dates: billing periods and the item catalogue's dimensions. */
+export interface FeatureContext {
+  periods?: Map<string, number> | undefined;
+  items?: ItemDims | undefined;
+}
+
+/**
+ * Payers as of `asOf` with labels from [asOf, labelEnd), at most `maxRows` of them: a
+ * deterministic share of users (by seq) is read, so the cost follows the sample, not the
+ * population.
+ */
+export async function collectTrainingSet(
+  d: Deps,
+  s: Pick<ModelSettings, 'chunkSize'> & { concurrency?: number },
+  asOf: Date,
+  labelEnd: Date,
+  maxRows: number,
+  ctx: FeatureContext = {},
+): Promise<TrainingSet> {
+  const { count: users } = await userSeqRange(d.db);
+  const fraction = users > maxRows ? maxRows / users : 1;
+  const items = ctx.items ?? (await itemDims(d.db));
+  // Each chunk keeps only the numbers (not its FeatureRows), so memory follows the sample size.
+  const chunks = await mapChunks(d.db, s, async (from, to) => {
+    const rows = await featuresAsOf(d.db, { asOf, seqFrom: from, seqTo: to, labelEnd, payersOnly: true, periods: ctx.periods, items, fraction });
+    const x = new Float64Array(rows.length * FEATURES.length);
+    rows.forEach((r, i) => x.set(transformRow(r.values), i * FEATURES.length));
+    return {
+      x,
+      labels: Uint8Array.from(rows, (r) => (r.labelPayments === 0 ? 1 : 0)),
+      recency: Float64Array.from(rows, (r) => r.recencyDays),
+      frequency: Float64Array.from(rows, (r) => r.frequency),
+      monetary: Float64Array.from(rows, (r) => r.monetaryMinor),
+    };
   });
-  return {
-    asOf,
-    labelEnd,
-    n: x.n,
-    x: x.view(),
-    labels: Uint8Array.from(labels),
-    recencyDays: Float64Array.from(recency),
-    frequency: Float64Array.from(frequency),
-    monetary: Float64Array.from(monetary),
-    population: payers,
-  };
+  const n = chunks.reduce((a, c) => a + c.labels.length, 0);
+  const x = new Float64Array(n * FEATURES.length);
+  const labels = new Uint8Array(n);
+  const recency = new Float64Array(n);
+  const frequency = new Float64Array(n);
+  const monetary = new Float64Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    x.set(c.x, at * FEATURES.length);
+    labels.set(c.labels, at);
+    recency.set(c.recency, at);
+    frequency.set(c.frequency, at);
+    monetary.set(c.monetary, at);
+    at += c.labels.length;
+  }
+  return { asOf, labelEnd, n, x, labels, recencyDays: recency, frequency, monetary, population: Math.round(n / fraction) };
 }
 
 export type ChurnPredictor =

@@ -14,6 +14,8 @@ export interface ModelSettings {
   topN: number;
   /** Users per chunk (a range of users.seq) for set-based passes. */
   chunkSize: number;
+  /** Chunks a single process works on at once (one feature query while the other scores and writes). */
+  concurrency: number;
   /** Rows sampled to fit BG/NBD, RFM quintiles and personas. */
   fitSample: number;
 }
@@ -31,6 +33,7 @@ export function modelSettings(c: Config): ModelSettings {
     personasK: c.PERSONAS_K,
     topN: c.RECOMMEND_TOP_N,
     chunkSize: 50_000,
+    concurrency: 2,
     fitSample: 20_000,
   };
 }

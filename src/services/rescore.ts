@@ -5,18 +5,17 @@
  * are separate so the jobs can fan chunks out to many workers.
  */
 import { FEATURE_NAMES, FEATURES, transformRow } from '../domain/features.js';
-import { inSample } from '../domain/risk.js';
 import { riskTier } from '../domain/risk.js';
 import { BgNbdModel } from '../ml/bgnbd.js';
 import { ChurnModel } from '../ml/logistic.js';
 import { describeClusters, fitPersonas, PersonaModel, type PersonaModelJson } from '../ml/kmeans-personas.js';
 import { fitRfm, RfmModel, rfmChurnFallback, type RfmModelJson } from '../ml/rfm.js';
-import { featuresAsOf, membershipPeriods, type FeatureRow } from '../store/features.js';
-import { deleteScoresNotFromRun, upsertScores, vacuumScores, type ScoreRow } from '../store/scores.js';
+import { featuresAsOf, itemDims, membershipPeriods, userSeqRange, type FeatureRow, type ItemDims } from '../store/features.js';
+import { deleteScoresNotFromRun, vacuumScores, writeScores, type ScoreRow } from '../store/scores.js';
 import { finishModelRun, getModelRun, insertModelRun } from '../store/model-runs.js';
 import { enqueueWebhookEvents, type WebhookEvent } from '../store/outreach.js';
 import { NotFoundError } from '../domain/errors.js';
-import { addDays, collectTrainingSet, describePredictor, evaluateChurn, fitChurn, forEachChunk, type Deps } from './churn.js';
+import { addDays, collectTrainingSet, describePredictor, evaluateChurn, fitChurn, mapChunks, type Deps } from './churn.js';
 import type { ModelSettings } from './model-settings.js';
 
 /** Behaviour columns the personas cluster on (plus topic shares). */
@@ -34,6 +33,7 @@ export interface ScoringModels {
   personas: PersonaModel | null;
   topics: string[];
   periods: Map<string, number>;
+  items: ItemDims;
   thresholds: { high: number; medium: number };
 }
 
@@ -47,24 +47,21 @@ function personaRow(r: FeatureRow, topics: string[]): number[] {
 export async function fitScoringModels(d: Deps, s: ModelSettings, asOf: Date): Promise<ScoringModels> {
   const H = s.horizonDays;
   const cutoff = addDays(asOf, -H);
+  // Billing periods are a product's, not a user's behaviour: learned once, as of the run.
+  const periods = await membershipPeriods(d.db, asOf);
+  const items = await itemDims(d.db);
+  const ctx = { periods, items };
   // Held-out evaluation: train two horizons back, test on the last full horizon.
-  const older = await collectTrainingSet(d, s, addDays(asOf, -2 * H), cutoff, s.trainSample, await membershipPeriods(d.db, addDays(asOf, -2 * H)));
-  const latest = await collectTrainingSet(d, s, cutoff, asOf, s.trainSample, await membershipPeriods(d.db, cutoff));
+  const older = await collectTrainingSet(d, s, addDays(asOf, -2 * H), cutoff, s.trainSample, ctx);
+  const latest = await collectTrainingSet(d, s, cutoff, asOf, s.trainSample, ctx);
   const heldOut = older.n > 0 && latest.n > 0 ? evaluateChurn(await fitChurn(d, s, older), latest) : null;
   // Production model: the newest complete window.
   const predictor = await fitChurn(d, s, latest);
 
-  // Sample of today's payers for RFM quintiles, BG/NBD and personas.
-  const periods = await membershipPeriods(d.db, asOf);
-  const sample: FeatureRow[] = [];
-  const [{ payers } = { payers: 0 }] = await d.db.query<{ payers: number }>(
-    `select count(distinct user_id)::int as payers from events where type in ('purchase','renewal') and occurred_at < $1`,
-    [asOf.toISOString()],
-  );
-  const fraction = payers > s.fitSample ? s.fitSample / payers : 1;
-  await forEachChunk(d.db, s.chunkSize, async (from, to) => {
-    for (const r of await featuresAsOf(d.db, { asOf, seqFrom: from, seqTo: to, payersOnly: true, periods })) if (inSample(r.userId, fraction, 'fit')) sample.push(r);
-  });
+  // A sample of today's payers (a share of users by seq) for RFM quintiles, BG/NBD and personas.
+  const { count: users } = await userSeqRange(d.db);
+  const fraction = users > s.fitSample ? s.fitSample / users : 1;
+  const sample = (await mapChunks(d.db, s, (from, to) => featuresAsOf(d.db, { asOf, seqFrom: from, seqTo: to, payersOnly: true, periods, items, fraction }))).flat();
   const rfm = fitRfm({ recencyDays: sample.map((r) => r.recencyDays), frequency: sample.map((r) => r.frequency), monetary: sample.map((r) => Math.max(0, r.monetaryMinor)) });
   const bg = fitBgNbdIfEnough(sample.map((r) => r.x), sample.map((r) => r.tx), sample.map((r) => r.T));
   const topicCounts = new Map<string, number>();
@@ -114,6 +111,7 @@ export async function fitScoringModels(d: Deps, s: ModelSettings, asOf: Date): P
     personas,
     topics,
     periods,
+    items,
     thresholds: { high: s.riskHigh, medium: s.riskMedium },
   };
 }
@@ -141,6 +139,7 @@ export async function loadScoringModels(d: Deps, runId: number): Promise<Scoring
     personas: p.personas ? PersonaModel.load(p.personas) : null,
     topics: p.topics,
     periods: new Map(Object.entries(p.periods)),
+    items: await itemDims(d.db),
     thresholds: p.thresholds,
   };
 }
@@ -151,7 +150,7 @@ export async function loadScoringModels(d: Deps, runId: number): Promise<Scoring
  * were scored and the new webhook delivery ids.
  */
 export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: number): Promise<{ scored: number; webhookDeliveries: number[] }> {
-  const rows = await featuresAsOf(d.db, { asOf: m.asOf, seqFrom: from, seqTo: to, payersOnly: true, periods: m.periods });
+  const rows = await featuresAsOf(d.db, { asOf: m.asOf, seqFrom: from, seqTo: to, payersOnly: true, periods: m.periods, items: m.items });
   const weeks = m.horizonDays / 7;
   const out: ScoreRow[] = rows.map((r) => {
     const raw = Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, round(r.values[i]!)]));
@@ -185,25 +184,16 @@ export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: nu
       features: raw,
     };
   });
-  const webhookDeliveries = await d.db.transaction(async (tx) => {
-    const previous = await tx.query<{ user_id: string; risk_tier: string; churn_probability: number }>(
-      'select user_id, risk_tier, churn_probability from user_scores where user_id = any($1::text[])',
-      [out.map((r) => r.userId)],
-    );
-    await upsertScores(tx, m.runId, m.asOf, out);
-    const before = new Map(previous.map((p) => [p.user_id, p]));
-    const changed: WebhookEvent[] = [];
-    for (const r of out) {
-      const old = before.get(r.userId);
-      if (!old || old.risk_tier === r.riskTier) continue;
-      changed.push({
+  const webhookDeliveries = await writeScores(d.db, m.runId, m.asOf, out, (tx, changes) =>
+    enqueueWebhookEvents(
+      tx,
+      changes.map((c): WebhookEvent => ({
         type: 'user.risk_changed',
-        messageId: `risk-${m.runId}-${r.userId}`,
-        payload: { user_id: r.userId, from_tier: old.risk_tier, to_tier: r.riskTier, churn_probability: r.churnProbability, previous_probability: Number(old.churn_probability), model_run_id: m.runId },
-      });
-    }
-    return enqueueWebhookEvents(tx, changed);
-  });
+        messageId: `risk-${m.runId}-${c.userId}`,
+        payload: { user_id: c.userId, from_tier: c.fromTier, to_tier: c.toTier, churn_probability: c.churnProbability, previous_probability: c.previousProbability, model_run_id: m.runId },
+      })),
+    ),
+  );
   return { scored: out.length, webhookDeliveries };
 }
 
@@ -243,8 +233,9 @@ export async function rescore(d: Deps & { now: () => Date }, s: ModelSettings, o
   const models = await fitScoringModels(d, s, opts.asOf ?? d.now());
   let scored = 0;
   try {
-    await forEachChunk(d.db, s.chunkSize, async (from, to) => {
-      scored += (await scoreRange(d, models, from, to)).scored;
+    await mapChunks(d.db, s, async (from, to) => {
+      const r = await scoreRange(d, models, from, to);
+      scored += r.scored; // after the await: `scored += await …` would read it before
       opts.onProgress?.(scored);
     });
     const removed = await deleteScoresNotFromRun(d.db, models.runId);

@@ -27,7 +27,7 @@ export async function analyzeTables(db: Pick<Database, 'query'>): Promise<void> 
   await db.query('analyze users, items, events');
 }
 
-export function createBatchWriter(db: Pick<Database, 'query' | 'kind'>, opts: { batchSize?: number; concurrency?: number } = {}): BatchWriter {
+export function createBatchWriter(db: Pick<Database, 'query' | 'copyIn' | 'kind'>, opts: { batchSize?: number; concurrency?: number } = {}): BatchWriter {
   const batchSize = opts.batchSize ?? 2000;
   // PGlite is one connection: more in flight only queues.
   const concurrency = db.kind === 'pglite' ? 1 : (opts.concurrency ?? 3);

@@ -1,5 +1,5 @@
-/** user_scores and recommendations: bulk writes per chunk, one statement each. */
-import type { Queryable } from '../db/client.js';
+/** user_scores and recommendations: bulk writes per chunk. */
+import type { Database, Queryable } from '../db/client.js';
 
 export interface ScoreRow {
   userId: string;
@@ -17,37 +17,58 @@ export interface ScoreRow {
   features: Record<string, number>;
 }
 
-export async function upsertScores(q: Queryable, modelRunId: number, scoredAt: Date, rows: readonly ScoreRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await q.query(
-    `insert into user_scores (user_id, model_run_id, scored_at, churn_probability, risk_tier, p_alive, expected_purchases, expected_value_minor,
-                              rfm_r, rfm_f, rfm_m, segment, persona, explanation, features)
-     select t.user_id, $1, $2, t.p, t.tier, t.alive, t.exp, t.val, t.r, t.f, t.m, t.seg, t.persona, t.expl::jsonb, t.feat::jsonb
-     from unnest($3::text[], $4::float8[], $5::text[], $6::float8[], $7::float8[], $8::float8[], $9::int2[], $10::int2[], $11::int2[], $12::text[], $13::int[], $14::text[], $15::text[])
-       as t(user_id, p, tier, alive, exp, val, r, f, m, seg, persona, expl, feat)
-     on conflict (user_id) do update set
-       model_run_id = excluded.model_run_id, scored_at = excluded.scored_at, churn_probability = excluded.churn_probability,
-       risk_tier = excluded.risk_tier, p_alive = excluded.p_alive, expected_purchases = excluded.expected_purchases,
-       expected_value_minor = excluded.expected_value_minor, rfm_r = excluded.rfm_r, rfm_f = excluded.rfm_f, rfm_m = excluded.rfm_m,
-       segment = excluded.segment, persona = excluded.persona, explanation = excluded.explanation, features = excluded.features`,
-    [
-      modelRunId,
-      scoredAt.toISOString(),
-      rows.map((r) => r.userId),
-      rows.map((r) => r.churnProbability),
-      rows.map((r) => r.riskTier),
-      rows.map((r) => r.pAlive),
-      rows.map((r) => r.expectedPurchases),
-      rows.map((r) => r.expectedValueMinor),
-      rows.map((r) => r.rfmR),
-      rows.map((r) => r.rfmF),
-      rows.map((r) => r.rfmM),
-      rows.map((r) => r.segment),
-      rows.map((r) => r.persona),
-      rows.map((r) => JSON.stringify(r.explanation)),
-      rows.map((r) => JSON.stringify(r.features)),
-    ],
-  );
+export interface TierChange {
+  userId: string;
+  fromTier: string;
+  toTier: string;
+  churnProbability: number;
+  previousProbability: number;
+}
+
+const SCORE_COLUMNS = [
+  'user_id', 'model_run_id', 'scored_at', 'churn_probability', 'risk_tier', 'p_alive', 'expected_purchases', 'expected_value_minor',
+  'rfm_r', 'rfm_f', 'rfm_m', 'segment', 'persona', 'explanation', 'features',
+] as const;
+
+/**
+ * Writes a chunk of scores in one transaction: COPY into a temporary table shaped like
+ * user_scores, read which users changed risk tier against the stored rows, then upsert.
+ * `andThen` runs in the same transaction with those changes (the scoring run queues its
+ * outbound webhooks there), so scores and what they announce commit together.
+ */
+export async function writeScores<T>(
+  db: Pick<Database, 'transaction'>,
+  modelRunId: number,
+  scoredAt: Date,
+  rows: readonly ScoreRow[],
+  andThen: (tx: Queryable, changes: TierChange[]) => Promise<T>,
+): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.query('create temp table score_stage (like user_scores including defaults) on commit drop');
+    await tx.copyIn(
+      'score_stage',
+      SCORE_COLUMNS,
+      rows.map((r) => [
+        r.userId, modelRunId, scoredAt, r.churnProbability, r.riskTier, r.pAlive, r.expectedPurchases, r.expectedValueMinor,
+        r.rfmR, r.rfmF, r.rfmM, r.segment, r.persona, r.explanation, r.features,
+      ]),
+    );
+    const changed = await tx.query<{ user_id: string; from_tier: string; to_tier: string; churn_probability: number; previous_probability: number }>(
+      `select s.user_id, u.risk_tier as from_tier, s.risk_tier as to_tier, s.churn_probability, u.churn_probability as previous_probability
+       from score_stage s join user_scores u on u.user_id = s.user_id
+       where u.risk_tier <> s.risk_tier`,
+    );
+    await tx.query(
+      `insert into user_scores (${SCORE_COLUMNS.join(', ')})
+       select ${SCORE_COLUMNS.join(', ')} from score_stage
+       on conflict (user_id) do update set
+         ${SCORE_COLUMNS.filter((c) => c !== 'user_id').map((c) => `${c} = excluded.${c}`).join(', ')}`,
+    );
+    return andThen(
+      tx,
+      changed.map((c) => ({ userId: c.user_id, fromTier: c.from_tier, toTier: c.to_tier, churnProbability: Number(c.churn_probability), previousProbability: Number(c.previous_probability) })),
+    );
+  });
 }
 
 /**
