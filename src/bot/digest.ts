@@ -236,6 +236,8 @@ export async function postDigest(d: DigestDeps, runId: number): Promise<{ posted
     await createInsights({ db: tx, now: d.now, conversionWindowDays: d.conversionWindowDays }).saveDigestBaseline(runId, DIGEST_ACTOR);
     await audit(tx, { actor: DIGEST_ACTOR, action: 'digest.posted', target: `run:${runId}`, allowed: true, details: { ...record } });
   });
+  // Outside the transaction (VACUUM cannot run in one); only speed is at stake.
+  await insights.vacuumDigestBaseline().catch((err: unknown) => log.warn({ err }, 'could not vacuum the digest baseline'));
   log.info({ total, shown: entries.length, channel: record.channel }, 'digest posted');
   return { posted: true, total };
 }

@@ -30,6 +30,7 @@ import {
   segmentStatsFromCells,
   segmentUsers,
   userCard,
+  vacuumDigestBaseline,
   type ModelCard,
   type OverviewCounts,
   type PersonaDescription,
@@ -97,6 +98,8 @@ export interface Insights {
   digestCandidates(runId: number, n: number): Promise<{ total: number; users: RankedUser[] }>;
   /** Remembers the high tier of `runId` as the baseline for the next digest. */
   saveDigestBaseline(runId: number, by: string): Promise<number>;
+  /** After the baseline's transaction committed: vacuums it so the next digest reads it index-only. */
+  vacuumDigestBaseline(): Promise<void>;
   /** Whether the current scores come from `runId` (false once a newer rescore wrote). */
   runIsCurrent(runId: number): Promise<boolean>;
   /** The run the digest baseline was taken at (null before the first digest). */
@@ -174,6 +177,7 @@ export function createInsights(d: InsightsDeps): Insights {
     model: () => modelCard(d.db),
     digestCandidates: (runId, n) => newHighRiskUsers(d.db, runId, n),
     saveDigestBaseline: (runId, by) => saveDigestSnapshot(d.db, runId, by),
+    vacuumDigestBaseline: () => vacuumDigestBaseline(d.db),
     contacts: (userIds) => contactsByIds(d.db, userIds),
     runIsCurrent: (runId) => runHasScores(d.db, runId),
     digestBaselineRun: async () => (await digestSnapshotInfo(d.db))?.runId ?? null,

@@ -667,14 +667,19 @@ export async function runHasScores(q: Queryable, runId: number): Promise<boolean
 
 /**
  * Makes the high tier of `runId` the digest baseline, in one statement that writes only the
- * difference (users who left the high tier go, new ones come; both found by merge anti-joins
- * in user id order), and records the run and the baseline's size in settings. Returns the size.
+ * difference (users who left the high tier go, new ones come; both found by index-only merge
+ * anti-joins in user id order), and records the run and the baseline's size in settings.
+ * Returns the size. Vacuum the table afterwards ({@link vacuumDigestBaseline}).
  */
 export async function saveDigestSnapshot(q: Queryable, runId: number, by: string): Promise<number> {
   const [r] = await q.query<{ users: number }>(
-    `with gone as (
-       delete from digest_baseline_users b
+    `with stale as materialized (
+       -- A plain select, so both sides are read index-only and merged: joined in the delete
+       -- itself, user_scores would need row marks and be read from the heap (a full table scan).
+       select b.user_id from digest_baseline_users b
        where not exists (select 1 from user_scores h where h.risk_tier = 'high' and h.model_run_id = $2 and h.user_id = b.user_id)
+     ), gone as (
+       delete from digest_baseline_users b using stale where b.user_id = stale.user_id
        returning 1
      ), added as (
        insert into digest_baseline_users (user_id)
@@ -693,6 +698,15 @@ export async function saveDigestSnapshot(q: Queryable, runId: number, by: string
     [DIGEST_SNAPSHOT_KEY, runId, by],
   );
   return num(r?.users ?? 0);
+}
+
+/**
+ * VACUUM (ANALYZE) of the baseline after it was saved: sets the visibility map, so the next
+ * digest's merge reads the baseline index-only, and refreshes its statistics. Cannot run in a
+ * transaction; a failure only costs speed.
+ */
+export async function vacuumDigestBaseline(q: Queryable): Promise<void> {
+  await q.query('vacuum (analyze) digest_baseline_users');
 }
 
 /** Names and emails of the given users (a digest re-rendered after a click), in no particular order. */
