@@ -60,8 +60,16 @@ function openPostgres(url: string, max: number): Database {
       (await s.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[],
     copyIn: async (table, columns, rows) => {
       if (rows.length === 0) return 0;
-      const sink = await s.unsafe(copyStatement(table, columns, 'stdin')).writable();
-      await pipeline(Readable.from([copyText(rows)]), sink);
+      const q = s.unsafe(copyStatement(table, columns, 'stdin'));
+      const sink = await q.writable();
+      // postgres.js resolves the query with the stream; an error the server sends after the
+      // last row (a duplicate key, a bad value) then reaches only query.reject, and the
+      // stream's end never comes: without this the write would wait forever.
+      const failed = new Promise<never>((_, reject) => {
+        (q as unknown as { reject: (e: unknown) => void }).reject = reject;
+      });
+      failed.catch(() => undefined);
+      await Promise.race([pipeline(Readable.from([copyText(rows)]), sink), failed]);
       return rows.length;
     },
   });

@@ -181,7 +181,7 @@ export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: nu
       segment: rfm.segment,
       persona: m.personas ? m.personas.assign(personaRow(r, m.topics)) : null,
       explanation,
-      features: raw,
+      features: Array.from(r.values, round),
     };
   });
   const webhookDeliveries = await writeScores(d.db, m.runId, m.asOf, out, (tx, changes) =>

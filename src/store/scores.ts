@@ -14,7 +14,11 @@ export interface ScoreRow {
   segment: string;
   persona: number | null;
   explanation: unknown;
-  features: Record<string, number>;
+  /**
+   * Raw feature values in the order of the run's `params.featureNames` (FEATURES): an array,
+   * not an object, because the names repeated on a million rows were 60% of the table.
+   */
+  features: number[];
 }
 
 export interface TierChange {
@@ -53,6 +57,8 @@ export async function writeScores<T>(
         r.rfmR, r.rfmF, r.rfmM, r.segment, r.persona, r.explanation, r.features,
       ]),
     );
+    // Statistics on the key only (cheap): without them the planner hashes all of user_scores.
+    await tx.query('analyze score_stage (user_id)');
     const changed = await tx.query<{ user_id: string; from_tier: string; to_tier: string; churn_probability: number; previous_probability: number }>(
       `select s.user_id, u.risk_tier as from_tier, s.risk_tier as to_tier, s.churn_probability, u.churn_probability as previous_probability
        from score_stage s join user_scores u on u.user_id = s.user_id
