@@ -10,6 +10,7 @@ import {
   formatter,
   helpMessage,
   lines,
+  overviewMessage,
   segmentsMessage,
   userCardMessage,
   userLine,
@@ -19,7 +20,7 @@ import { digestMessage, DIGEST_SIZE } from '../../../src/bot/digest.js';
 import { EXAMPLES } from '../../../src/bot/intent.js';
 import { boltLevelFor, boltLogger } from '../../../src/bot/logger.js';
 import { maskEmail, maskName } from '../../../src/bot/mask.js';
-import type { CardWithPersona, RankedUser } from '../../../src/services/insights.js';
+import type { CardWithPersona, OverviewWithHistogram, RankedUser } from '../../../src/services/insights.js';
 
 const text = (blocks: unknown): string => JSON.stringify(blocks);
 
@@ -154,6 +155,23 @@ describe('answers', () => {
     expect(text(live.blocks)).not.toContain('as of');
     const stored = segmentsMessage({ asOf: new Date('2026-11-01T03:00:00Z'), stats }, en);
     expect(text(stored.blocks)).toContain('Numbers as of the rescore of <!date^1793502000^');
+  });
+
+  it('says which rescore an overview from stored aggregates describes, in both languages', () => {
+    const o: OverviewWithHistogram = {
+      asOf: new Date('2026-11-01T03:00:00Z'),
+      users: 2000,
+      active30d: 800,
+      payers: 1200,
+      tiers: { high: 100, medium: 300, low: 800 },
+      segments: [{ segment: 'champions', users: 1200 }],
+      lastRescore: null,
+      histogram: [],
+    };
+    const context = (m: { blocks: unknown[] }) => text(m.blocks.at(-1));
+    expect(context(overviewMessage(o, en))).toContain('Numbers as of the rescore of <!date^1793502000^');
+    expect(context(overviewMessage(o, formatter('zh', 'CNY')))).toContain('数据截至 <!date^1793502000^');
+    expect(context(overviewMessage({ ...o, asOf: null }, en))).not.toContain('as of');
   });
 
   const card = (over: Partial<CardWithPersona> = {}): CardWithPersona => ({
