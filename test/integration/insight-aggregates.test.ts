@@ -312,3 +312,45 @@ describe('migration 0004', () => {
     expect(await digestSnapshotInfo(t.db)).toEqual({ runId: 12, users: 3 });
   });
 });
+
+describe('on PGlite', () => {
+  it('refreshes and reads aggregates, lists new high-risk users and reports campaigns on the embedded database too', async () => {
+    const t = await freshDatabase('pglite');
+    try {
+      const db = t.db;
+      await db.query(`insert into users (id, email) values ('a', 'a@example.com'), ('b', 'b@example.com'), ('c', null)`);
+      await db.query(
+        `insert into user_scores (user_id, model_run_id, scored_at, churn_probability, risk_tier, expected_value_minor, segment)
+         values ('a', 1, now(), 0.9, 'high', 10000, 'at_risk'), ('b', 1, now(), 0.65, 'high', 500, 'champions'), ('c', 1, now(), 0.1, 'low', 50000, 'champions')`,
+      );
+      await db.query(
+        `insert into events (source, event_id, type, user_id, occurred_at, amount_minor) values
+           ('t', 'e1', 'view', 'a', $1::timestamptz - interval '3 days', null), ('t', 'e2', 'purchase', 'b', $1::timestamptz - interval '40 days', 900),
+           ('t', 'e3', 'purchase', 'a', $1::timestamptz - interval '1 day', 1200)`,
+        [END.toISOString()],
+      );
+      await db.query(`insert into model_runs (id, kind, status, as_of, finished_at) values (1, 'rescore', 'done', $1, $1)`, [END.toISOString()]);
+      const i = createInsights({ db, now: () => new Date(END.getTime() + 5 * DAY), conversionWindowDays: 14 });
+      expect((await i.overview()).asOf).toBeNull();
+      const a = await refreshScoreAggregates(db, 1);
+      expect(a).toMatchObject({ users: 3, active30d: 1 });
+      const o = await i.overview();
+      expect(o).toMatchObject({ users: 3, active30d: 1, payers: 3, tiers: { high: 2, medium: 0, low: 1 } });
+      expect(o.asOf?.toISOString()).toBe(END.toISOString());
+      expect(o.histogram.map((b) => b.users).reduce((x, y) => x + y, 0)).toBe(3);
+      expect((await i.segments()).stats.map((s) => s.segment)).toEqual(['champions', 'at_risk']);
+      await db.query(`insert into digest_baseline_users (user_id) values ('b')`);
+      expect(await newHighRiskUsers(db, 1, 20)).toMatchObject({ total: 1, users: [{ userId: 'a' }] });
+      await db.query(
+        `insert into outreach (cycle_id, user_id, tier, channel, holdout, state, scheduled_at, sent_at, created_at)
+         values ('c1', 'a', 'high', 'coupon', false, 'sent', $1::timestamptz - interval '2 days', $1::timestamptz - interval '2 days', $1::timestamptz - interval '2 days'),
+                ('c1', 'b', 'high', 'coupon', true, 'skipped', $1::timestamptz - interval '2 days', null, $1::timestamptz - interval '2 days')`,
+        [END.toISOString()],
+      );
+      const r = await i.campaigns(30);
+      expect(r.tiers.map((x) => [x.tier, x.treated.users, x.treated.conversions, x.treated.revenueMinor, x.holdout.users, x.holdout.conversions])).toEqual([['high', 1, 1, 1200, 1, 0]]);
+    } finally {
+      await t.drop();
+    }
+  }, 60_000);
+});
