@@ -1,7 +1,7 @@
 /** Scoring jobs: start a cycle (fit, then fan out as a flow), score a chunk, finish, recommend, plan. */
 import type { FlowJobNode } from 'bullmq';
 import { finishModelRun } from '../../src/store/model-runs.js';
-import { deleteScoresNotFromRun, vacuumScores } from '../../src/store/scores.js';
+import { publishScores } from '../../src/store/scores.js';
 import { userSeqRange } from '../../src/store/features.js';
 import { fitScoringModels, loadScoringModels, scoreRange, type ScoringModels } from '../../src/services/rescore.js';
 import { recommendAll } from '../../src/services/recommend.js';
@@ -73,9 +73,12 @@ export const scoreChunk: Handler<'churn.score-chunk'> = async (data, job, ctx) =
 };
 
 export const finishScoring: Handler<'churn.finish'> = async (data, _job, ctx) => {
-  const [{ n } = { n: 0 }] = await ctx.db.query<{ n: number }>('select count(*)::int as n from user_scores where model_run_id = $1', [data.runId]);
-  const removed = await deleteScoresNotFromRun(ctx.db, data.runId);
-  await vacuumScores(ctx.db);
+  // A retried finish finds the run already published (null): its rows are the live ones.
+  const published = await publishScores(ctx.db, data.runId);
+  const n = published
+    ? published.published
+    : Number((await ctx.db.query<{ n: number }>('select count(*)::int as n from user_scores where model_run_id = $1', [data.runId]))[0]?.n ?? 0);
+  const removed = published?.removed ?? 0;
   await finishModelRun(ctx.db, data.runId, 'done', { metrics: { scored: n } });
   if (ctx.afterRescore) {
     // A Slack outage must not hold up recommendations and outreach.

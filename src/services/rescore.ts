@@ -11,7 +11,7 @@ import { ChurnModel } from '../ml/logistic.js';
 import { describeClusters, fitPersonas, PersonaModel, type PersonaModelJson } from '../ml/kmeans-personas.js';
 import { fitRfm, RfmModel, rfmChurnFallback, type RfmModelJson } from '../ml/rfm.js';
 import { featuresAsOf, itemDims, membershipPeriods, userSeqRange, type FeatureRow, type ItemDims } from '../store/features.js';
-import { deleteScoresNotFromRun, vacuumScores, writeScores, type ScoreRow } from '../store/scores.js';
+import { createScoreStaging, publishScores, writeScores, type ScoreRow } from '../store/scores.js';
 import { finishModelRun, getModelRun, insertModelRun } from '../store/model-runs.js';
 import { enqueueWebhookEvents, type WebhookEvent } from '../store/outreach.js';
 import { NotFoundError } from '../domain/errors.js';
@@ -100,6 +100,7 @@ export async function fitScoringModels(d: Deps, s: ModelSettings, asOf: Date): P
     positives: latest.labels.reduce((a, b) => a + b, 0),
     baseRate: latest.n ? latest.labels.reduce((a, b) => a + b, 0) / latest.n : null,
   });
+  await createScoreStaging(d.db, runId);
   d.log.info({ runId, model: predictor.kind, fallback: predictor.kind === 'rfm' ? predictor.reason : undefined, auc: heldOut?.auc, baselineAuc: heldOut?.baselineAuc }, 'scoring models fitted');
   return {
     runId,
@@ -238,8 +239,7 @@ export async function rescore(d: Deps & { now: () => Date }, s: ModelSettings, o
       scored += r.scored; // after the await: `scored += await …` would read it before
       opts.onProgress?.(scored);
     });
-    const removed = await deleteScoresNotFromRun(d.db, models.runId);
-    await vacuumScores(d.db);
+    const removed = (await publishScores(d.db, models.runId))?.removed ?? 0;
     await finishModelRun(d.db, models.runId, 'done', { metrics: { scored } });
     return { modelRunId: models.runId, scored, removed, model: models.churn.kind, fallback: models.churn.kind === 'rfm' ? models.churn.reason : null };
   } catch (e) {

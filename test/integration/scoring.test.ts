@@ -4,7 +4,8 @@ import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { modelSettings } from '../../src/services/model-settings.js';
 import { recommendAll } from '../../src/services/recommend.js';
-import { rescore } from '../../src/services/rescore.js';
+import { fitScoringModels, rescore, scoreRange } from '../../src/services/rescore.js';
+import { publishScores } from '../../src/store/scores.js';
 import { seedPlatform } from '../../src/services/seed.js';
 import { getModelRun } from '../../src/store/model-runs.js';
 import { freshDatabase, type Driver, type TestDatabase } from '../support/db.js';
@@ -71,6 +72,28 @@ describe.each<Driver>(['postgres', 'pglite'])('rescore and recommend on %s', (dr
     const [{ n, runs }] = await t.db.query<any>('select count(*)::int as n, count(distinct model_run_id)::int as runs from recommendations');
     expect(n).toBe(again.recommendations);
     expect(runs).toBe(1);
+  });
+  it('publishes a run whole: readers see the previous run until the swap, and the indexes survive it', async () => {
+    const indexes = () => t.db.query<{ indexname: string; indexdef: string }>(`select indexname, indexdef from pg_indexes where tablename = 'user_scores' order by indexname`);
+    const staging = () => t.db.query<{ tablename: string }>(`select tablename from pg_tables where tablename ~ '^user_scores_r[0-9]+$'`);
+    const before = await indexes();
+    expect(before.length).toBeGreaterThanOrEqual(5);
+    const { modelRunId: previous } = await rescore(deps(), s);
+    // A run that died after its first chunk leaves a staging table behind ...
+    const dead = await fitScoringModels(deps(), s, end);
+    const [{ min }] = await t.db.query<any>('select min(seq) as min from users');
+    await scoreRange(deps(), dead, Number(min), Number(min) + s.chunkSize);
+    await t.db.query(`update model_runs set status = 'failed' where id = $1`, [dead.runId]);
+    // ... and the scores people read are still the previous run's, all of them.
+    expect(await t.db.query<any>('select distinct model_run_id from user_scores')).toEqual([{ model_run_id: previous }]);
+    expect((await staging()).map((r) => r.tablename)).toEqual([`user_scores_r${dead.runId}`]);
+    // The next run cleans it up, publishes, and user_scores keeps every index under its name.
+    const r = await rescore(deps(), s);
+    expect(await staging()).toEqual([]);
+    expect(await t.db.query<any>('select distinct model_run_id from user_scores')).toEqual([{ model_run_id: r.modelRunId }]);
+    expect(await indexes()).toEqual(before);
+    // Publishing again (a retried finish) is a no-op.
+    expect(await publishScores(t.db, r.modelRunId)).toBeNull();
   });
 });
 
