@@ -263,10 +263,17 @@ export async function runSummary(q: Queryable, id: number): Promise<RunSummary |
   return r ? toRunSummary(r) : null;
 }
 
-/** The id of the newest rescore run, finished or not (0 when there is none): a cache key for aggregates. */
-export async function newestRescoreRun(q: Queryable): Promise<number> {
-  const [r] = await q.query<{ id: number | null }>(`select max(id) as id from model_runs where kind = 'rescore'`);
-  return num(r?.id ?? 0);
+/**
+ * A cache key for whole-population answers: the newest rescore run (finished or not), the
+ * newest finished one and the newest with stored aggregates. Any of them moving (a run starts,
+ * finishes, or gets its aggregates) changes the answer's source or its numbers.
+ */
+export async function rescoreRunsKey(q: Queryable): Promise<string> {
+  const [r] = await q.query<{ newest: number | null; done: number | null; aggregated: number | null }>(
+    `select max(id) as newest, max(id) filter (where status = 'done') as done, (select max(model_run_id) from score_aggregates) as aggregated
+     from model_runs where kind = 'rescore'`,
+  );
+  return `${r?.newest ?? 0}:${r?.done ?? 0}:${r?.aggregated ?? 0}`;
 }
 
 /** Payers, tiers and segment sizes (best segment first, empty ones left out) from the (segment, tier) cells. */

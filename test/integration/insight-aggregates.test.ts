@@ -138,6 +138,15 @@ describe('score aggregates and the digest on a seeded, scored database', () => {
     expect(again.tiers).toEqual(live.tiers);
     expect(again.lastRescore?.runId).toBe(running!.id);
 
+    // The bot's 5-minute cache notices a run getting its aggregates at once.
+    const cachedInsights = createInsights({ db, now: () => END, conversionWindowDays: 14, aggregateCacheMs: 5 * 60_000 });
+    await db.query('delete from score_aggregates where model_run_id = $1', [running!.id]);
+    expect((await cachedInsights.overview()).asOf).toBeNull();
+    expect((await cachedInsights.segments()).asOf).toBeNull();
+    await refreshScoreAggregates(db, running!.id);
+    expect((await cachedInsights.overview()).asOf?.toISOString()).toBe(END.toISOString());
+    expect((await cachedInsights.segments()).asOf?.toISOString()).toBe(END.toISOString());
+
     await expect(refreshScoreAggregates(db, 987_654)).rejects.toThrow(/no rescore model run with id 987654/);
     // Put things back for the next test.
     await db.query(`update user_scores set risk_tier = 'low' where user_id = any($1::text[])`, [moved.map((m) => m.user_id)]);
