@@ -21,15 +21,19 @@ await runPhase(() =>
     let fittedAt = 0;
     let auc: number | undefined;
     let baselineAuc: number | undefined;
+    let fitSteps: Record<string, number> | undefined;
+    let trainRows: number | undefined;
     const log = pino(
       { level: 'info' },
       {
         write(line: string) {
-          const o = JSON.parse(line) as { msg?: string; auc?: number; baselineAuc?: number };
+          const o = JSON.parse(line) as { msg?: string; auc?: number; baselineAuc?: number; timingsMs?: Record<string, number>; trainRows?: number };
           if (o.msg === 'scoring models fitted') {
             fittedAt = performance.now();
             auc = o.auc;
             baselineAuc = o.baselineAuc;
+            fitSteps = o.timingsMs;
+            trainRows = o.trainRows;
           }
         },
       },
@@ -47,6 +51,8 @@ await runPhase(() =>
       fallback: r.value.fallback,
       heldOutAuc: auc ?? null,
       heldOutBaselineAuc: baselineAuc ?? null,
+      trainRows: trainRows ?? null,
+      fitStepsMs: fitSteps ?? null,
       db: roundProfile(profile),
     };
   }),

@@ -6,6 +6,7 @@
 import { FEATURE_NAMES, FEATURES, transformRow } from '../domain/features.js';
 import { brierScore, prAuc, rocAuc } from '../domain/metrics.js';
 import type { Database } from '../db/client.js';
+import { EVENT_TYPES } from '../domain/events.js';
 import { balancedWeights, ChurnModel } from '../ml/logistic.js';
 import { fitRfm, rfmChurnFallback, type RfmModel } from '../ml/rfm.js';
 import { featuresAsOf, itemDims, userSeqRange, type FeatureRow, type ItemDims } from '../store/features.js';
@@ -134,9 +135,13 @@ export async function thinDataReason(d: Deps, s: ModelSettings, set: TrainingSet
   if (set.n < s.minUsers) return `only ${set.n} users had paid before ${day(set.asOf)} (CHURN_MIN_USERS is ${s.minUsers})`;
   if (positives < s.minPositives) return `only ${positives} of them churned in the training window (CHURN_MIN_POSITIVES is ${s.minPositives})`;
   if (negatives < s.minPositives) return `only ${negatives} of them stayed in the training window (CHURN_MIN_POSITIVES is ${s.minPositives})`;
+  // The oldest event, one index probe per event type through events(type, occurred_at):
+  // a plain min() read every event (1.8 s at 16M events).
   const [span] = await d.db.query<{ days: number | null }>(
-    `select extract(epoch from ($1::timestamptz - min(occurred_at))) / 86400.0 as days from events where occurred_at < $1`,
-    [set.asOf.toISOString()],
+    `select extract(epoch from ($1::timestamptz - min(first.at))) / 86400.0 as days
+     from unnest($2::text[]) as t(type)
+     cross join lateral (select min(e.occurred_at) as at from events e where e.type = t.type and e.occurred_at < $1) first`,
+    [set.asOf.toISOString(), [...EVENT_TYPES]],
   );
   const days = Number(span?.days ?? 0);
   if (days < s.minHistoryDays) return `only ${Math.floor(days)} days of history before ${day(set.asOf)} (CHURN_MIN_HISTORY_DAYS is ${s.minHistoryDays})`;

@@ -47,23 +47,36 @@ function personaRow(r: FeatureRow, topics: string[]): number[] {
 export async function fitScoringModels(d: Deps, s: ModelSettings, asOf: Date): Promise<ScoringModels> {
   const H = s.horizonDays;
   const cutoff = addDays(asOf, -H);
+  // Where the fit's time goes, in the log line that ends it (ms per step).
+  const timingsMs: Record<string, number> = {};
+  let lapStart = performance.now();
+  const lap = (step: string) => {
+    const now = performance.now();
+    timingsMs[step] = Math.round(now - lapStart);
+    lapStart = now;
+  };
   // Billing periods are a product's, not a user's behaviour: learned once, as of the run.
   const periods = await membershipPeriods(d.db, asOf);
   const items = await itemDims(d.db);
   const ctx = { periods, items };
+  lap('periods');
   // Held-out evaluation: train two horizons back, test on the last full horizon.
   const older = await collectTrainingSet(d, s, addDays(asOf, -2 * H), cutoff, s.trainSample, ctx);
   const latest = await collectTrainingSet(d, s, cutoff, asOf, s.trainSample, ctx);
+  lap('trainingSets');
   const heldOut = older.n > 0 && latest.n > 0 ? evaluateChurn(await fitChurn(d, s, older), latest) : null;
   // Production model: the newest complete window.
   const predictor = await fitChurn(d, s, latest);
+  lap('churn');
 
   // A sample of today's payers (a share of users by seq) for RFM quintiles, BG/NBD and personas.
   const { count: users } = await userSeqRange(d.db);
   const fraction = users > s.fitSample ? s.fitSample / users : 1;
   const sample = (await mapChunks(d.db, s, (from, to) => featuresAsOf(d.db, { asOf, seqFrom: from, seqTo: to, payersOnly: true, periods, items, fraction }))).flat();
+  lap('fitSample');
   const rfm = fitRfm({ recencyDays: sample.map((r) => r.recencyDays), frequency: sample.map((r) => r.frequency), monetary: sample.map((r) => Math.max(0, r.monetaryMinor)) });
   const bg = fitBgNbdIfEnough(sample.map((r) => r.x), sample.map((r) => r.tx), sample.map((r) => r.T));
+  lap('rfmAndBgnbd');
   const topicCounts = new Map<string, number>();
   for (const r of sample) for (const [c, v] of Object.entries(r.categories)) topicCounts.set(c, (topicCounts.get(c) ?? 0) + v);
   const topics = [...topicCounts.entries()].sort((a, b) => b[1] - a[1]).slice(0, MAX_TOPICS).map(([t]) => t);
@@ -78,6 +91,7 @@ export async function fitScoringModels(d: Deps, s: ModelSettings, asOf: Date): P
     personaDescriptions = describeClusters(personas, labels);
   }
 
+  lap('personas');
   const runId = await insertModelRun(d.db, {
     kind: 'rescore',
     asOf,
@@ -101,7 +115,7 @@ export async function fitScoringModels(d: Deps, s: ModelSettings, asOf: Date): P
     baseRate: latest.n ? latest.labels.reduce((a, b) => a + b, 0) / latest.n : null,
   });
   await createScoreStaging(d.db, runId);
-  d.log.info({ runId, model: predictor.kind, fallback: predictor.kind === 'rfm' ? predictor.reason : undefined, auc: heldOut?.auc, baselineAuc: heldOut?.baselineAuc }, 'scoring models fitted');
+  d.log.info({ runId, model: predictor.kind, fallback: predictor.kind === 'rfm' ? predictor.reason : undefined, auc: heldOut?.auc, baselineAuc: heldOut?.baselineAuc, trainRows: latest.n, timingsMs }, 'scoring models fitted');
   return {
     runId,
     asOf,
@@ -151,7 +165,9 @@ export async function loadScoringModels(d: Deps, runId: number): Promise<Scoring
  * were scored and the new webhook delivery ids.
  */
 export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: number): Promise<{ scored: number; webhookDeliveries: number[] }> {
+  const t0 = performance.now();
   const rows = await featuresAsOf(d.db, { asOf: m.asOf, seqFrom: from, seqTo: to, payersOnly: true, periods: m.periods, items: m.items });
+  const t1 = performance.now();
   const weeks = m.horizonDays / 7;
   const out: ScoreRow[] = rows.map((r) => {
     const raw = Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, round(r.values[i]!)]));
@@ -185,6 +201,7 @@ export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: nu
       features: Array.from(r.values, round),
     };
   });
+  const t2 = performance.now();
   const webhookDeliveries = await writeScores(d.db, m.runId, m.asOf, out, (tx, changes) =>
     enqueueWebhookEvents(
       tx,
@@ -195,6 +212,7 @@ export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: nu
       })),
     ),
   );
+  d.log.debug({ runId: m.runId, from, to, scored: out.length, featuresMs: Math.round(t1 - t0), scoreMs: Math.round(t2 - t1), writeMs: Math.round(performance.now() - t2) }, 'chunk scored');
   return { scored: out.length, webhookDeliveries };
 }
 

@@ -79,7 +79,8 @@ export async function writeScores<T>(
 ): Promise<T> {
   const target = stagingTable(modelRunId);
   return db.transaction(async (tx) => {
-    await tx.query('create temp table score_stage (like user_scores including defaults) on commit drop');
+    // One temporary table per connection, emptied at every commit (creating it each time cost more).
+    await tx.query('create temp table if not exists score_stage (like user_scores including defaults) on commit delete rows');
     await tx.copyIn(
       'score_stage',
       SCORE_COLUMNS,
