@@ -64,10 +64,11 @@ const bucketOf = (b: number) => `least(width_bucket(churn_probability, 0, 1, ${b
 
 /**
  * Computes the aggregates of rescore run `runId` from the current scores and stores them
- * (replacing any earlier ones of that run). Call it once the run has scored every chunk and
- * deleted the scores of users no longer in the population, so user_scores holds exactly that
- * run's rows. `asOf` (default: the run's `as_of`) is what "active in the last 30 days" counts
- * back from. Idempotent: calling it again recomputes and replaces.
+ * (replacing any earlier ones of that run). Call it once the run's scores are the published
+ * ones (after `publishScores`, so user_scores holds exactly that run's rows, vacuumed) and
+ * before the run is marked done, so the newest finished run always has them. `asOf` (default:
+ * the run's `as_of`) is what "active in the last 30 days" counts back from. Idempotent:
+ * calling it again recomputes and replaces.
  *
  * Three set-based reads (users and 30-day actives; the segment × tier cells; the histograms,
  * all resolutions in one pass) and one upsert. At 1M users: ~1–1.5 s, mostly the 30-day
