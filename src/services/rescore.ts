@@ -37,8 +37,10 @@ export interface ScoringModels {
   thresholds: { high: number; medium: number };
 }
 
+const PERSONA_INDEX = PERSONA_FEATURES.map((f) => FEATURE_NAMES.indexOf(f));
+
 function personaRow(r: FeatureRow, topics: string[]): number[] {
-  const row = PERSONA_FEATURES.map((f) => r.values[FEATURE_NAMES.indexOf(f)]!);
+  const row = PERSONA_INDEX.map((i) => r.values[i]!);
   for (const t of topics) row.push(r.categories[t] ?? 0);
   return row;
 }
@@ -170,20 +172,19 @@ export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: nu
   const t1 = performance.now();
   const weeks = m.horizonDays / 7;
   const out: ScoreRow[] = rows.map((r) => {
-    const raw = Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, round(r.values[i]!)]));
     const x = transformRow(Float64Array.from(r.values));
     const rfm = m.rfm.score(r.recencyDays, r.frequency, Math.max(0, r.monetaryMinor));
     let p: number;
     let explanation: unknown;
     if (m.churn.kind === 'logistic') {
       p = m.churn.model.predictProba(x);
-      explanation = m.churn.model.explain(x, 3).filter((f) => f.contribution > 0).map((f) => ({ feature: f.feature, contribution: round(f.contribution), value: raw[f.feature] }));
+      explanation = m.churn.model.explain(x, 3).filter((f) => f.contribution > 0).map((f) => ({ feature: f.feature, contribution: round(f.contribution), value: round(r.values[FEATURE_INDEX.get(f.feature)!]!) }));
     } else {
       p = rfmChurnFallback(rfm.r, rfm.f, rfm.m);
       explanation = [{ feature: 'rfm_rules', reason: m.churn.reason, r: rfm.r, f: rfm.f, m: rfm.m }];
     }
     const expected = m.bgnbd ? guard(() => m.bgnbd!.expectedPurchases(r.x, r.tx, r.T, weeks)) : null;
-    const aovMinor = r.frequency > 0 ? (r.values[FEATURE_NAMES.indexOf('avg_order_value')]! * 100) : 0;
+    const aovMinor = r.frequency > 0 ? r.values[AOV]! * 100 : 0;
     return {
       userId: r.userId,
       churnProbability: p,
@@ -217,6 +218,8 @@ export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: nu
 }
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
+const FEATURE_INDEX = new Map<string, number>(FEATURE_NAMES.map((n, i) => [n, i]));
+const AOV = FEATURE_NAMES.indexOf('avg_order_value');
 
 /** A prediction the model cannot make for this user (a numeric range error) is left empty, not fatal. */
 function guard(f: () => number): number | null {

@@ -9,7 +9,7 @@
  * catalogue (categories, memberships, per-item progress) comes back as compact lists and is
  * finished here against the catalogue, which is small (items, not events).
  */
-import { FEATURES } from '../domain/features.js';
+import { FEATURE_NAMES, type FeatureName } from '../domain/features.js';
 import type { Queryable } from '../db/client.js';
 
 export interface FeatureRow {
@@ -77,7 +77,11 @@ const FEATURE_SQL = `
 with u as materialized (
   select id, seq, signup_at from users where seq >= $2 and seq < $3 and ${SAMPLE_SQL}
 )
-select u.id as user_id, u.seq, u.signup_at, p.*, lab.*
+select u.id as user_id, u.seq, p.*, lab.*,
+  -- Times as epoch milliseconds: numbers are cheaper to move and parse than timestamps.
+  extract(epoch from u.signup_at) * 1000 as signup_ms, extract(epoch from p.first_at) * 1000 as first_ms,
+  extract(epoch from p.first_pay_at) * 1000 as first_pay_ms, extract(epoch from p.last_pay_at) * 1000 as last_pay_ms,
+  extract(epoch from p.last_view_at) * 1000 as last_view_ms, extract(epoch from p.last_cancel_at) * 1000 as last_cancel_ms
 from u
 cross join lateral (
   select
@@ -126,7 +130,7 @@ export async function itemDims(q: Queryable): Promise<ItemDims> {
 }
 
 const list = (v: unknown): string[] => (typeof v === 'string' && v.length > 0 ? v.split(SEP) : []);
-const time = (v: unknown): number | null => (v === null || v === undefined ? null : v instanceof Date ? v.getTime() : new Date(String(v)).getTime());
+const ms = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 export async function featuresAsOf(q: Queryable, f: FeatureQuery): Promise<FeatureRow[]> {
   const periods = f.periods ?? new Map<string, number>();
@@ -147,14 +151,14 @@ export async function featuresAsOf(q: Queryable, f: FeatureQuery): Promise<Featu
     const purchases = Number(r.purchases);
     const paid = Number(r.paid_minor);
     const refunded = Number(r.refunded_minor);
-    const firstAt = time(r.first_at);
-    const signupAt = time(r.signup_at);
+    const firstAt = ms(r.first_ms);
+    const signupAt = ms(r.signup_ms);
     const startAt = Math.min(signupAt ?? firstAt!, firstAt ?? signupAt!);
     const tenure = days(startAt);
-    const lastPay = time(r.last_pay_at);
-    const firstPay = time(r.first_pay_at);
+    const lastPay = ms(r.last_pay_ms);
+    const firstPay = ms(r.first_pay_ms);
     const recency = lastPay !== null ? days(lastPay) : days(signupAt ?? firstAt!);
-    const lastView = time(r.last_view_at);
+    const lastView = ms(r.last_view_ms);
     const p90 = Number(r.p90);
     const prev90 = Number(r.p180) - p90;
     // Categories: of what was bought, and the shares of everything touched.
@@ -199,8 +203,8 @@ export async function featuresAsOf(q: Queryable, f: FeatureQuery): Promise<Featu
     }
     const period = periods.get(memberItem) ?? 30;
     const memberAge = memberAt > -Infinity ? days(memberAt) : null;
-    const lastCancel = time(r.last_cancel_at);
-    const feature: Record<(typeof FEATURES)[number]['name'], number> = {
+    const lastCancel = ms(r.last_cancel_ms);
+    const feature: Record<FeatureName, number> = {
       recency_days: recency,
       frequency: payments,
       monetary_total: Math.max(0, paid - refunded) / 100,
@@ -225,8 +229,8 @@ export async function featuresAsOf(q: Queryable, f: FeatureQuery): Promise<Featu
       trend: (p90 - prev90) / (p90 + prev90 + 1),
       membership_active: memberAge !== null && memberAge < period ? 1 : 0,
     };
-    const values = new Float64Array(FEATURES.length);
-    FEATURES.forEach((def, i) => (values[i] = feature[def.name]));
+    const values = new Float64Array(FEATURE_NAMES.length);
+    for (let i = 0; i < FEATURE_NAMES.length; i++) values[i] = feature[FEATURE_NAMES[i]!];
     const firstPayAge = firstPay !== null ? days(firstPay) : null;
     return {
       userId: String(r.user_id),
