@@ -674,29 +674,28 @@ export async function runHasScores(q: Queryable, runId: number): Promise<boolean
 
 /**
  * Makes the high tier of `runId` the digest baseline, in one statement that writes only the
- * difference (users who left the high tier go, new ones come; both found by index-only merge
- * anti-joins in user id order), and records the run and the baseline's size in settings.
- * Returns the size. Vacuum the table afterwards ({@link vacuumDigestBaseline}).
+ * difference: one index-only merge full join of the high tier and the baseline in user id
+ * order finds who left the high tier (deleted) and who joined it (inserted); the run and the
+ * baseline's new size go to settings. Returns the size. Vacuum the table afterwards
+ * ({@link vacuumDigestBaseline}).
  */
 export async function saveDigestSnapshot(q: Queryable, runId: number, by: string): Promise<number> {
   const [r] = await q.query<{ users: number }>(
-    `with stale as materialized (
-       -- A plain select, so both sides are read index-only and merged: joined in the delete
-       -- itself, user_scores would need row marks and be read from the heap (a full table scan).
-       select b.user_id from digest_baseline_users b
-       where not exists (select 1 from user_scores h where h.risk_tier = 'high' and h.model_run_id = $2 and h.user_id = b.user_id)
+    `with diff as materialized (
+       -- A plain select: joined inside the DELETE, user_scores would need row marks and be read from the heap.
+       select h.user_id as high_id, b.user_id as base_id
+       from (select s.user_id from user_scores s where s.risk_tier = 'high' and s.model_run_id = $2) h
+       full join digest_baseline_users b on b.user_id = h.user_id
+       where h.user_id is null or b.user_id is null
      ), gone as (
-       delete from digest_baseline_users b using stale where b.user_id = stale.user_id
+       delete from digest_baseline_users b using diff where diff.high_id is null and b.user_id = diff.base_id
        returning 1
      ), added as (
-       insert into digest_baseline_users (user_id)
-       select h.user_id from user_scores h
-       where h.risk_tier = 'high' and h.model_run_id = $2 and not exists (select 1 from digest_baseline_users b where b.user_id = h.user_id)
+       insert into digest_baseline_users (user_id) select diff.high_id from diff where diff.base_id is null
        returning 1
      ), size as (
-       -- Every statement of a WITH sees the same snapshot: before the delete and the insert.
-       select (select count(*) from user_scores h where h.risk_tier = 'high' and h.model_run_id = $2)::int as users,
-              (select count(*) from gone)::int as gone, (select count(*) from added)::int as added
+       -- Every part of a WITH sees the table as it was before the statement.
+       select ((select count(*) from digest_baseline_users) - (select count(*) from gone) + (select count(*) from added))::int as users
      )
      insert into settings (key, value, updated_by)
      select $1, jsonb_build_object('runId', $2::bigint, 'users', size.users), $3 from size
