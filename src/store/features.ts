@@ -72,7 +72,14 @@ export function inSeqSample(seq: number, fraction: number): boolean {
   return fraction >= 1 || Number((BigInt(seq) * 2654435761n) % 4294967296n) < fraction * 4294967296;
 }
 
-const PAY = `e.type in ('purchase','renewal')`;
+/** Event types as small integers inside the feature statement (see TYPE_CODE). */
+const T = { view: 1, lesson_progress: 2, purchase: 3, renewal: 4, refund: 5, subscription_cancel: 6, payment_failed: 7, coupon_redeemed: 8 } as const;
+const TYPE_CODE = `case e.type ${Object.entries(T).map(([k, v]) => `when '${k}' then ${v}`).join(' ')} else 0 end`;
+const PAY = `e.t between ${T.purchase} and ${T.renewal}`;
+const BROWSE = `e.t between ${T.view} and ${T.lesson_progress}`;
+/** Views, lesson progress, purchases and renewals: what a topic profile counts. */
+const TOUCH = `e.t between ${T.view} and ${T.renewal}`;
+const PAY_TYPE = `e.type in ('purchase','renewal')`;
 const FEATURE_SQL = `
 with u as materialized (
   select id, seq, signup_at from users where seq >= $2 and seq < $3 and ${SAMPLE_SQL}
@@ -91,30 +98,37 @@ cross join lateral (
     count(*) filter (where ${PAY}) as payments,
     count(distinct date_trunc('day', e.occurred_at)) filter (where ${PAY}) as pay_days,
     coalesce(sum(e.amount_minor) filter (where ${PAY}), 0) as paid_minor,
-    coalesce(sum(e.amount_minor) filter (where e.type = 'refund'), 0) as refunded_minor,
+    coalesce(sum(e.amount_minor) filter (where e.t = ${T.refund}), 0) as refunded_minor,
     count(*) filter (where ${PAY} and e.occurred_at >= $1::timestamptz - interval '720 hours') as p30,
     count(*) filter (where ${PAY} and e.occurred_at >= $1::timestamptz - interval '2160 hours') as p90,
     count(*) filter (where ${PAY} and e.occurred_at >= $1::timestamptz - interval '4320 hours') as p180,
-    count(*) filter (where e.type = 'renewal') as renewals,
-    count(*) filter (where e.type = 'purchase') as purchases,
-    count(*) filter (where e.type = 'refund') as refunds,
-    count(*) filter (where e.type = 'subscription_cancel') as cancellations,
-    max(e.occurred_at) filter (where e.type = 'subscription_cancel') as last_cancel_at,
-    count(*) filter (where e.type in ('view','lesson_progress') and e.occurred_at >= $1::timestamptz - interval '720 hours') as views30,
-    max(e.occurred_at) filter (where e.type in ('view','lesson_progress')) as last_view_at,
-    count(*) filter (where e.type = 'coupon_redeemed' or (e.type = 'purchase' and e.coupon_code is not null)) as coupons,
-    count(*) filter (where e.type = 'payment_failed' and e.occurred_at >= $1::timestamptz - interval '2160 hours') as failed90,
-    string_agg(e.item_id, '${SEP}') filter (where e.type in ('view','purchase','lesson_progress','renewal')) as touched,
-    string_agg(e.item_id, '${SEP}') filter (where e.type = 'purchase') as bought,
-    string_agg(e.item_id || '${PAIR}' || e.percent::text, '${SEP}') filter (where e.type = 'lesson_progress') as progress,
+    count(*) filter (where e.t = ${T.renewal}) as renewals,
+    count(*) filter (where e.t = ${T.purchase}) as purchases,
+    count(*) filter (where e.t = ${T.refund}) as refunds,
+    count(*) filter (where e.t = ${T.subscription_cancel}) as cancellations,
+    max(e.occurred_at) filter (where e.t = ${T.subscription_cancel}) as last_cancel_at,
+    count(*) filter (where ${BROWSE} and e.occurred_at >= $1::timestamptz - interval '720 hours') as views30,
+    max(e.occurred_at) filter (where ${BROWSE}) as last_view_at,
+    count(*) filter (where e.t = ${T.coupon_redeemed} or (e.t = ${T.purchase} and e.coupon_code is not null)) as coupons,
+    count(*) filter (where e.t = ${T.payment_failed} and e.occurred_at >= $1::timestamptz - interval '2160 hours') as failed90,
+    string_agg(e.item_id, '${SEP}') filter (where ${TOUCH}) as touched,
+    string_agg(e.item_id, '${SEP}') filter (where e.t = ${T.purchase}) as bought,
+    string_agg(e.item_id || '${PAIR}' || e.percent::text, '${SEP}') filter (where e.t = ${T.lesson_progress}) as progress,
     string_agg(e.item_id || '${PAIR}' || (extract(epoch from e.occurred_at) * 1000)::bigint::text, '${SEP}') filter (where ${PAY} and e.item_id = any($5::text[])) as memberships
-  from events e
-  where e.user_id = u.id and e.occurred_at < $1
+  -- Each event's type as a small integer, computed once per row (offset 0 keeps the subquery
+  -- from being flattened, which would repeat it in every filter): two dozen text comparisons
+  -- per event were a large share of the statement.
+  from (
+    select e.occurred_at, e.item_id, e.amount_minor, e.percent, e.coupon_code, ${TYPE_CODE} as t
+    from events e
+    where e.user_id = u.id and e.occurred_at < $1
+    offset 0
+  ) e
 ) p
 cross join lateral (
   select count(*) as label_payments, count(distinct date_trunc('day', e.occurred_at)) as label_days
   from events e
-  where $4::timestamptz is not null and e.user_id = u.id and ${PAY} and e.occurred_at >= $1 and e.occurred_at < $4
+  where $4::timestamptz is not null and e.user_id = u.id and ${PAY_TYPE} and e.occurred_at >= $1 and e.occurred_at < $4
 ) lab
 where coalesce(u.signup_at, p.first_at) < $1 and (not $6::boolean or p.payments > 0)`;
 
