@@ -266,18 +266,31 @@ export async function featuresAsOf(q: Queryable, f: FeatureQuery): Promise<Featu
   return out.sort((a, b) => a.seq - b.seq);
 }
 
+/** Users whose membership payments `membershipPeriods` reads (a seq-hash sample when there are more). */
+export const PERIOD_SAMPLE_USERS = 20_000;
+
 /**
  * Billing period per membership item: the median gap between a user's consecutive payments
- * for it, over everyone (renewals only; few rows). Items without two payments default to 30 days.
+ * for it. Read from a deterministic sample of users through the (user_id, occurred_at) index,
+ * not from every event (a median needs thousands of gaps, not millions: 3.3 s → 0.7 s at
+ * 16M events). Items without two payments default to 30 days.
  */
-export async function membershipPeriods(q: Queryable, asOf: Date): Promise<Map<string, number>> {
+export async function membershipPeriods(q: Queryable, asOf: Date, sampleUsers = PERIOD_SAMPLE_USERS): Promise<Map<string, number>> {
+  const [{ users } = { users: 0 }] = await q.query<{ users: number }>('select count(*)::int as users from users');
+  const fraction = users > sampleUsers ? sampleUsers / users : 1;
   const rows = await q.query<{ item_id: string; days: number }>(
-    `select item_id, percentile_cont(0.5) within group (order by gap) as days from (
-       select e.item_id, extract(epoch from e.occurred_at - lag(e.occurred_at) over (partition by e.user_id, e.item_id order by e.occurred_at)) / 86400.0 as gap
-       from events e join items i on i.id = e.item_id
-       where i.item_type = 'membership' and e.type in ('purchase','renewal') and e.occurred_at < $1
+    `with m as (select array_agg(id) as ids from items where item_type = 'membership')
+     select item_id, percentile_cont(0.5) within group (order by gap) as days from (
+       select e.item_id, extract(epoch from e.occurred_at - lag(e.occurred_at) over (partition by u.id, e.item_id order by e.occurred_at)) / 86400.0 as gap
+       from users u cross join m
+       cross join lateral (
+         select e.item_id, e.occurred_at from events e
+         where e.user_id = u.id and e.occurred_at < $1 and e.type in ('purchase','renewal') and e.item_id = any(m.ids)
+         offset 0
+       ) e
+       where ${SAMPLE_SQL.replaceAll('$7', '$2')}
      ) g where gap is not null and gap > 1 group by item_id`,
-    [asOf.toISOString()],
+    [asOf.toISOString(), fraction],
   );
   return new Map(rows.map((r) => [r.item_id, Math.round(Number(r.days))]));
 }
