@@ -98,7 +98,7 @@ function label(sql: string): string {
   if (s.startsWith('with u as')) return 'featuresAsOf';
   if (s.includes('bool_or(e.type')) return 'interactionsForRange';
   if (s.startsWith('insert into user_scores')) return 'upsertScores';
-  if (s.startsWith('select s.user_id, u.risk_tier')) return 'tier changes';
+  if (s.startsWith('select t.user_id, u.risk_tier')) return 'tier changes';
   if (s.includes('percentile_cont')) return 'membershipPeriods';
   if (s.includes('count(distinct user_id)')) return 'count payers';
   if (s.startsWith('insert into recommendations') || s.startsWith('delete from recommendations')) return 'replaceRecommendations';

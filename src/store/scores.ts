@@ -64,11 +64,11 @@ export async function createScoreStaging(db: Queryable, runId: number): Promise<
 }
 
 /**
- * Writes a chunk of scores into the run's staging table in one transaction: COPY into a
- * temporary table, read which users changed risk tier against the published scores, then
- * insert (a retried chunk replaces its own rows). `andThen` runs in the same transaction with
- * those changes (the scoring run queues its outbound webhooks there), so scores and what they
- * announce commit together.
+ * Writes a chunk of scores into the run's staging table in one transaction: read which users
+ * changed risk tier against the published scores, then COPY the rows in. `andThen` runs in the
+ * same transaction with those changes (the scoring run queues its outbound webhooks there), so
+ * scores and what they announce commit together. A retried chunk whose first attempt committed
+ * meets its own rows (a duplicate key): it then replaces them.
  */
 export async function writeScores<T>(
   db: Pick<Database, 'transaction'>,
@@ -78,35 +78,33 @@ export async function writeScores<T>(
   andThen: (tx: Queryable, changes: TierChange[]) => Promise<T>,
 ): Promise<T> {
   const target = stagingTable(modelRunId);
-  return db.transaction(async (tx) => {
-    // One temporary table per connection, emptied at every commit (creating it each time cost more).
-    await tx.query('create temp table if not exists score_stage (like user_scores including defaults) on commit delete rows');
-    await tx.copyIn(
-      'score_stage',
-      SCORE_COLUMNS,
-      rows.map((r) => [
-        r.userId, modelRunId, scoredAt, r.churnProbability, r.riskTier, r.pAlive, r.expectedPurchases, r.expectedValueMinor,
-        r.rfmR, r.rfmF, r.rfmM, r.segment, r.persona, r.explanation, r.features,
-      ]),
-    );
-    // Statistics on the key only (cheap): without them the planner hashes all of user_scores.
-    await tx.query('analyze score_stage (user_id)');
-    const changed = await tx.query<{ user_id: string; from_tier: string; to_tier: string; churn_probability: number; previous_probability: number }>(
-      `select s.user_id, u.risk_tier as from_tier, s.risk_tier as to_tier, s.churn_probability, u.churn_probability as previous_probability
-       from score_stage s join user_scores u on u.user_id = s.user_id
-       where u.risk_tier <> s.risk_tier`,
-    );
-    await tx.query(
-      `insert into ${target} (${SCORE_COLUMNS.join(', ')})
-       select ${SCORE_COLUMNS.join(', ')} from score_stage
-       on conflict (user_id) do update set
-         ${SCORE_COLUMNS.filter((c) => c !== 'user_id').map((c) => `${c} = excluded.${c}`).join(', ')}`,
-    );
-    return andThen(
-      tx,
-      changed.map((c) => ({ userId: c.user_id, fromTier: c.from_tier, toTier: c.to_tier, churnProbability: Number(c.churn_probability), previousProbability: Number(c.previous_probability) })),
-    );
-  });
+  const values = rows.map((r) => [
+    r.userId, modelRunId, scoredAt, r.churnProbability, r.riskTier, r.pAlive, r.expectedPurchases, r.expectedValueMinor,
+    r.rfmR, r.rfmF, r.rfmM, r.segment, r.persona, r.explanation, r.features,
+  ]);
+  const ids = rows.map((r) => r.userId);
+  const attempt = (replace: boolean) =>
+    db.transaction(async (tx) => {
+      const changed = await tx.query<{ user_id: string; from_tier: string; to_tier: string; churn_probability: number; previous_probability: number }>(
+        `select t.user_id, u.risk_tier as from_tier, t.tier as to_tier, t.p as churn_probability, u.churn_probability as previous_probability
+         from unnest($1::text[], $2::text[], $3::float8[]) as t(user_id, tier, p)
+         join user_scores u on u.user_id = t.user_id
+         where u.risk_tier <> t.tier`,
+        [ids, rows.map((r) => r.riskTier), rows.map((r) => r.churnProbability)],
+      );
+      if (replace) await tx.query(`delete from ${target} where user_id = any($1::text[])`, [ids]);
+      await tx.copyIn(target, SCORE_COLUMNS, values);
+      return andThen(
+        tx,
+        changed.map((c) => ({ userId: c.user_id, fromTier: c.from_tier, toTier: c.to_tier, churnProbability: Number(c.churn_probability), previousProbability: Number(c.previous_probability) })),
+      );
+    });
+  try {
+    return await attempt(false);
+  } catch (e) {
+    if ((e as { code?: string }).code !== '23505') throw e;
+    return attempt(true);
+  }
 }
 
 /**

@@ -82,7 +82,11 @@ describe.each<Driver>(['postgres', 'pglite'])('rescore and recommend on %s', (dr
     // A run that died after its first chunk leaves a staging table behind ...
     const dead = await fitScoringModels(deps(), s, end);
     const [{ min }] = await t.db.query<any>('select min(seq) as min from users');
-    await scoreRange(deps(), dead, Number(min), Number(min) + s.chunkSize);
+    const first = await scoreRange(deps(), dead, Number(min), Number(min) + s.chunkSize);
+    // A retried chunk replaces its own rows instead of failing on them.
+    const again = await scoreRange(deps(), dead, Number(min), Number(min) + s.chunkSize);
+    expect(again.scored).toBe(first.scored);
+    expect(await t.db.query<any>(`select count(*)::int as n from user_scores_r${dead.runId}`)).toEqual([{ n: first.scored }]);
     await t.db.query(`update model_runs set status = 'failed' where id = $1`, [dead.runId]);
     // ... and the scores people read are still the previous run's, all of them.
     expect(await t.db.query<any>('select distinct model_run_id from user_scores')).toEqual([{ model_run_id: previous }]);
