@@ -72,6 +72,13 @@ describe.each<Driver>(['postgres', 'pglite'])('POST /webhooks/events on %s', (dr
     await postSigned(http.url, anEvent('view', { user_id: user, user: { name: 'A. B.' } }));
     const [u] = await t.db.query<any>('select email, name from users where id = $1', [user]);
     expect(u).toEqual({ email: 'a@example.com', name: 'A. B.' });
+    // An event that names only the user and an item leaves both rows as they are, and creates them when new.
+    await postSigned(http.url, anEvent('view', { user_id: user, item_id: 'course-1' }));
+    const fresh = uniq('u');
+    await postSigned(http.url, [anEvent('view', { user_id: fresh, item_id: 'never-seen-item' }), anEvent('view', { user_id: user })]);
+    expect(await t.db.query<any>('select email, name from users where id = $1', [user])).toEqual([{ email: 'a@example.com', name: 'A. B.' }]);
+    expect(await t.db.query<any>('select id, email from users where id = $1', [fresh])).toEqual([{ id: fresh, email: null }]);
+    expect(await t.db.query<any>('select id, title from items where id = $1', ['never-seen-item'])).toEqual([{ id: 'never-seen-item', title: null }]);
   });
 
   it('refuses a bad signature, a stale timestamp and missing headers with 401', async () => {
