@@ -1,6 +1,7 @@
 /** Scoring jobs: start a cycle (fit, then fan out as a flow), score a chunk, finish, recommend, plan. */
 import type { FlowJobNode } from 'bullmq';
 import { finishModelRun } from '../../src/store/model-runs.js';
+import { refreshScoreAggregates } from '../../src/store/score-aggregates.js';
 import { publishScores } from '../../src/store/scores.js';
 import { userSeqRange } from '../../src/store/features.js';
 import { fitScoringModels, loadScoringModels, scoreRange, type ScoringModels } from '../../src/services/rescore.js';
@@ -79,6 +80,7 @@ export const finishScoring: Handler<'churn.finish'> = async (data, _job, ctx) =>
     ? published.published
     : Number((await ctx.db.query<{ n: number }>('select count(*)::int as n from user_scores where model_run_id = $1', [data.runId]))[0]?.n ?? 0);
   const removed = published?.removed ?? 0;
+  await refreshScoreAggregates(ctx.db, data.runId).catch((err: unknown) => ctx.log.warn({ err, runId: data.runId }, 'score aggregates not refreshed: the bot counts live'));
   await finishModelRun(ctx.db, data.runId, 'done', { metrics: { scored: n } });
   if (ctx.afterRescore) {
     // A Slack outage must not hold up recommendations and outreach.

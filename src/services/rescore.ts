@@ -11,6 +11,7 @@ import { ChurnModel } from '../ml/logistic.js';
 import { describeClusters, fitPersonas, PersonaModel, type PersonaModelJson } from '../ml/kmeans-personas.js';
 import { fitRfm, RfmModel, rfmChurnFallback, type RfmModelJson } from '../ml/rfm.js';
 import { featuresAsOf, itemDims, membershipPeriods, userSeqRange, type FeatureRow, type ItemDims } from '../store/features.js';
+import { refreshScoreAggregates } from '../store/score-aggregates.js';
 import { createScoreStaging, publishScores, writeScores, type ScoreRow } from '../store/scores.js';
 import { finishModelRun, getModelRun, insertModelRun } from '../store/model-runs.js';
 import { enqueueWebhookEvents, type WebhookEvent } from '../store/outreach.js';
@@ -261,6 +262,8 @@ export async function rescore(d: Deps & { now: () => Date }, s: ModelSettings, o
       opts.onProgress?.(scored);
     });
     const removed = (await publishScores(d.db, models.runId))?.removed ?? 0;
+    // The bot's totals for this run; without them it counts live (slower), so a failure is not the run's.
+    await refreshScoreAggregates(d.db, models.runId, models.asOf).catch((err: unknown) => d.log.warn({ err, runId: models.runId }, 'score aggregates not refreshed: the bot counts live'));
     await finishModelRun(d.db, models.runId, 'done', { metrics: { scored } });
     return { modelRunId: models.runId, scored, removed, model: models.churn.kind, fallback: models.churn.kind === 'rfm' ? models.churn.reason : null };
   } catch (e) {

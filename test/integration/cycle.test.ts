@@ -100,6 +100,10 @@ describe('a full cycle on seeded data', () => {
       expect(r.tier).not.toBe('low');
       expect(Boolean(r.code)).toBe(r.tier === 'high' && !r.holdout);
     }
+    // The finish job published the run and left the bot its totals for it.
+    const [agg] = await t.db.query<any>(`select a.cells from score_aggregates a join cycles c on c.rescore_run_id = a.model_run_id where c.id = 'cyc1'`);
+    expect((agg.cells as { users: number }[]).reduce((a, c) => a + c.users, 0)).toBe(tiers.length);
+    expect(await t.db.query(`select tablename from pg_tables where tablename ~ '^user_scores_r[0-9]+$'`)).toEqual([]);
   });
 
   it('sends exactly one email per treated row that is due, with its coupon, and none to anyone else', async () => {

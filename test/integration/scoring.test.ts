@@ -50,6 +50,9 @@ describe.each<Driver>(['postgres', 'pglite'])('rescore and recommend on %s', (dr
     expect(personas.every((p) => p.text.length > 0)).toBe(true);
     // Every tier is used on this data, so outreach has something to do.
     expect(new Set(rows.map((row) => row.risk_tier))).toEqual(new Set(['high', 'medium', 'low']));
+    // The run left the bot its precomputed totals, counting exactly the published scores.
+    const [agg] = await t.db.query<any>('select cells from score_aggregates where model_run_id = $1', [r.modelRunId]);
+    expect((agg.cells as { users: number }[]).reduce((a, c) => a + c.users, 0)).toBe(payers);
   });
 
   it('recommends for every user, never an owned item, each with a reason', async () => {
