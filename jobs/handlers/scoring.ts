@@ -68,9 +68,8 @@ export const scoreChunk: Handler<'churn.score-chunk'> = async (data, job, ctx) =
     modelCache.set(data.runId, models);
   }
   const r = await scoreRange(ctx, await models, data.from, data.to);
-  await enqueueBulk(ctx.queues, 'webhook.deliver', r.webhookDeliveries.map((id) => ({ data: { deliveryId: id }, opts: { jobId: jobId.webhook(id) } })));
   await job.updateProgress(100);
-  return { scored: r.scored, riskChanges: r.webhookDeliveries.length };
+  return { scored: r.scored };
 };
 
 export const finishScoring: Handler<'churn.finish'> = async (data, _job, ctx) => {
@@ -80,13 +79,17 @@ export const finishScoring: Handler<'churn.finish'> = async (data, _job, ctx) =>
     ? published.published
     : Number((await ctx.db.query<{ n: number }>('select count(*)::int as n from user_scores where model_run_id = $1', [data.runId]))[0]?.n ?? 0);
   const removed = published?.removed ?? 0;
+  // Tier changes were queued in the publishing transaction; a retried finish finds none new
+  // here, and the sweep delivers whatever is still pending.
+  const deliveries = published?.webhookDeliveries ?? [];
+  await enqueueBulk(ctx.queues, 'webhook.deliver', deliveries.map((id) => ({ data: { deliveryId: id }, opts: { jobId: jobId.webhook(id) } })));
   await refreshScoreAggregates(ctx.db, data.runId).catch((err: unknown) => ctx.log.warn({ err, runId: data.runId }, 'score aggregates not refreshed: the bot counts live'));
   await finishModelRun(ctx.db, data.runId, 'done', { metrics: { scored: n } });
   if (ctx.afterRescore) {
     // A Slack outage must not hold up recommendations and outreach.
     await ctx.afterRescore(data.runId).catch((err: unknown) => ctx.log.warn({ err, runId: data.runId }, 'after-rescore hook failed'));
   }
-  return { scored: n, removed };
+  return { scored: n, removed, riskChanges: deliveries.length };
 };
 
 export const recommend: Handler<'recommend.run'> = async (data, job, ctx) => {

@@ -14,7 +14,6 @@ import { featuresAsOf, itemDims, membershipPeriods, userSeqRange, type FeatureRo
 import { refreshScoreAggregates } from '../store/score-aggregates.js';
 import { createScoreStaging, publishScores, writeScores, type ScoreRow } from '../store/scores.js';
 import { finishModelRun, getModelRun, insertModelRun } from '../store/model-runs.js';
-import { enqueueWebhookEvents, type WebhookEvent } from '../store/outreach.js';
 import { NotFoundError } from '../domain/errors.js';
 import { addDays, collectTrainingSet, describePredictor, evaluateChurn, fitChurn, mapChunks, type Deps } from './churn.js';
 import type { ModelSettings } from './model-settings.js';
@@ -163,11 +162,10 @@ export async function loadScoringModels(d: Deps, runId: number): Promise<Scoring
 }
 
 /**
- * Scores the payers with seq in [from, to) and writes their rows; users whose tier changed
- * get a `user.risk_changed` outbound webhook row in the same transaction. Returns how many
- * were scored and the new webhook delivery ids.
+ * Scores the payers with seq in [from, to) into the run's staging table (published whole by
+ * publishScores, which also announces tier changes). Returns how many were scored.
  */
-export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: number): Promise<{ scored: number; webhookDeliveries: number[] }> {
+export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: number): Promise<{ scored: number }> {
   const t0 = performance.now();
   const rows = await featuresAsOf(d.db, { asOf: m.asOf, seqFrom: from, seqTo: to, payersOnly: true, periods: m.periods, items: m.items });
   const t1 = performance.now();
@@ -204,18 +202,9 @@ export async function scoreRange(d: Deps, m: ScoringModels, from: number, to: nu
     };
   });
   const t2 = performance.now();
-  const webhookDeliveries = await writeScores(d.db, m.runId, m.asOf, out, (tx, changes) =>
-    enqueueWebhookEvents(
-      tx,
-      changes.map((c): WebhookEvent => ({
-        type: 'user.risk_changed',
-        messageId: `risk-${m.runId}-${c.userId}`,
-        payload: { user_id: c.userId, from_tier: c.fromTier, to_tier: c.toTier, churn_probability: c.churnProbability, previous_probability: c.previousProbability, model_run_id: m.runId },
-      })),
-    ),
-  );
+  await writeScores(d.db, m.runId, m.asOf, out);
   d.log.debug({ runId: m.runId, from, to, scored: out.length, featuresMs: Math.round(t1 - t0), scoreMs: Math.round(t2 - t1), writeMs: Math.round(performance.now() - t2) }, 'chunk scored');
-  return { scored: out.length, webhookDeliveries };
+  return { scored: out.length };
 }
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;

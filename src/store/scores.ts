@@ -21,14 +21,6 @@ export interface ScoreRow {
   features: number[];
 }
 
-export interface TierChange {
-  userId: string;
-  fromTier: string;
-  toTier: string;
-  churnProbability: number;
-  previousProbability: number;
-}
-
 const SCORE_COLUMNS = [
   'user_id', 'model_run_id', 'scored_at', 'churn_probability', 'risk_tier', 'p_alive', 'expected_purchases', 'expected_value_minor',
   'rfm_r', 'rfm_f', 'rfm_m', 'segment', 'persona', 'explanation', 'features',
@@ -64,46 +56,25 @@ export async function createScoreStaging(db: Queryable, runId: number): Promise<
 }
 
 /**
- * Writes a chunk of scores into the run's staging table in one transaction: read which users
- * changed risk tier against the published scores, then COPY the rows in. `andThen` runs in the
- * same transaction with those changes (the scoring run queues its outbound webhooks there), so
- * scores and what they announce commit together. A retried chunk whose first attempt committed
- * meets its own rows (a duplicate key): it then replaces them.
+ * Writes a chunk of scores into the run's staging table: one COPY. A retried chunk whose
+ * first attempt committed meets its own rows (a duplicate key): it then replaces them.
  */
-export async function writeScores<T>(
-  db: Pick<Database, 'transaction'>,
-  modelRunId: number,
-  scoredAt: Date,
-  rows: readonly ScoreRow[],
-  andThen: (tx: Queryable, changes: TierChange[]) => Promise<T>,
-): Promise<T> {
+export async function writeScores(db: Pick<Database, 'transaction'>, modelRunId: number, scoredAt: Date, rows: readonly ScoreRow[]): Promise<void> {
   const target = stagingTable(modelRunId);
   const values = rows.map((r) => [
     r.userId, modelRunId, scoredAt, r.churnProbability, r.riskTier, r.pAlive, r.expectedPurchases, r.expectedValueMinor,
     r.rfmR, r.rfmF, r.rfmM, r.segment, r.persona, r.explanation, r.features,
   ]);
-  const ids = rows.map((r) => r.userId);
   const attempt = (replace: boolean) =>
     db.transaction(async (tx) => {
-      const changed = await tx.query<{ user_id: string; from_tier: string; to_tier: string; churn_probability: number; previous_probability: number }>(
-        `select t.user_id, u.risk_tier as from_tier, t.tier as to_tier, t.p as churn_probability, u.churn_probability as previous_probability
-         from unnest($1::text[], $2::text[], $3::float8[]) as t(user_id, tier, p)
-         join user_scores u on u.user_id = t.user_id
-         where u.risk_tier <> t.tier`,
-        [ids, rows.map((r) => r.riskTier), rows.map((r) => r.churnProbability)],
-      );
-      if (replace) await tx.query(`delete from ${target} where user_id = any($1::text[])`, [ids]);
+      if (replace) await tx.query(`delete from ${target} where user_id = any($1::text[])`, [rows.map((r) => r.userId)]);
       await tx.copyIn(target, SCORE_COLUMNS, values);
-      return andThen(
-        tx,
-        changed.map((c) => ({ userId: c.user_id, fromTier: c.from_tier, toTier: c.to_tier, churnProbability: Number(c.churn_probability), previousProbability: Number(c.previous_probability) })),
-      );
     });
   try {
-    return await attempt(false);
+    await attempt(false);
   } catch (e) {
     if ((e as { code?: string }).code !== '23505') throw e;
-    return attempt(true);
+    await attempt(true);
   }
 }
 
@@ -111,11 +82,12 @@ export async function writeScores<T>(
  * Makes a finished run's scores the published ones: builds user_scores' secondary indexes on
  * the staging table (whatever the migrations defined, read from the catalogue), vacuums it so
  * index-only scans work from the start, then swaps the tables in one short transaction and
- * gives the indexes their names back. Users no longer in the population are simply not in the
- * new table (`removed` counts them). Publishing a run already published (its table is gone)
- * returns null.
+ * gives the indexes their names back; in the same transaction every user whose risk tier moved
+ * gets a `user.risk_changed` outbox row per subscribed endpoint (`webhookDeliveries`). Users no
+ * longer in the population are simply not in the new table (`removed` counts them). Publishing
+ * a run already published (its table is gone) returns null.
  */
-export async function publishScores(db: Pick<Database, 'query' | 'transaction'>, runId: number): Promise<{ published: number; removed: number } | null> {
+export async function publishScores(db: Pick<Database, 'query' | 'transaction'>, runId: number): Promise<{ published: number; removed: number; webhookDeliveries: number[] } | null> {
   const t = stagingTable(runId);
   const [exists] = await db.query<{ ok: boolean }>(`select to_regclass($1) is not null as ok`, [t]);
   if (!exists?.ok) return null;
@@ -136,7 +108,21 @@ export async function publishScores(db: Pick<Database, 'query' | 'transaction'>,
     `select (select count(*)::int from ${t}) as published,
             (select count(*)::int from user_scores o where not exists (select 1 from ${t} n where n.user_id = o.user_id)) as removed`,
   );
-  await db.transaction(async (tx) => {
+  const webhookDeliveries = await db.transaction(async (tx) => {
+    // Users whose tier moved since the published run, announced to the endpoints that want it,
+    // committed with the swap: one join over both tables, not a lookup per user.
+    const announced = await tx.query<{ id: number }>(
+      `insert into webhook_deliveries (endpoint_id, message_id, event_type, payload, next_attempt_at)
+       select e.id, 'risk-' || n.model_run_id || '-' || n.user_id, 'user.risk_changed',
+              jsonb_build_object('user_id', n.user_id, 'from_tier', o.risk_tier, 'to_tier', n.risk_tier, 'churn_probability', n.churn_probability,
+                                 'previous_probability', o.churn_probability, 'model_run_id', n.model_run_id),
+              now()
+       from ${t} n
+       join user_scores o on o.user_id = n.user_id and o.risk_tier <> n.risk_tier
+       join webhook_endpoints e on e.enabled and (cardinality(e.event_types) = 0 or 'user.risk_changed' = any(e.event_types))
+       on conflict (endpoint_id, message_id) do nothing
+       returning id`,
+    );
     await tx.query('lock table user_scores in access exclusive mode');
     const old = `user_scores_old_r${runId}`;
     await tx.query(`alter table user_scores rename to ${old}`);
@@ -144,8 +130,9 @@ export async function publishScores(db: Pick<Database, 'query' | 'transaction'>,
     await tx.query(`drop table ${old}`);
     await tx.query(`alter table user_scores rename constraint ${t}_pkey to user_scores_pkey`);
     for (const ix of indexes) await tx.query(`alter index ${temporary(ix.name)} rename to ${ix.name}`);
+    return announced.map((r) => Number(r.id));
   });
-  return { published: counts?.published ?? 0, removed: counts?.removed ?? 0 };
+  return { published: counts?.published ?? 0, removed: counts?.removed ?? 0, webhookDeliveries };
 }
 
 export interface RecommendationRow {

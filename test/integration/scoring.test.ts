@@ -124,7 +124,7 @@ describe('rescore on thin data', () => {
 });
 
 describe('user.risk_changed', () => {
-  it('queues one outbound webhook per user whose tier moved between two runs, in the scoring transaction', async () => {
+  it('queues one outbound webhook per user whose tier moved between two runs, when the new run is published', async () => {
     const t = await freshDatabase();
     try {
       await seedPlatform({ db: t.db, log: silentLogger }, { users: 1500, seed: 9, end });
