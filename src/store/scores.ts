@@ -111,7 +111,10 @@ export async function publishScores(db: Pick<Database, 'query' | 'transaction'>,
   const webhookDeliveries = await db.transaction(async (tx) => {
     // Users whose tier moved since the published run, announced to the endpoints that want it,
     // committed with the swap: one join over both tables, not a lookup per user.
-    const announced = await tx.query<{ id: number }>(
+    const [{ wanted } = { wanted: false }] = await tx.query<{ wanted: boolean }>(
+      `select exists (select 1 from webhook_endpoints e where e.enabled and (cardinality(e.event_types) = 0 or 'user.risk_changed' = any(e.event_types))) as wanted`,
+    );
+    const announced = !wanted ? [] : await tx.query<{ id: number }>(
       `insert into webhook_deliveries (endpoint_id, message_id, event_type, payload, next_attempt_at)
        select e.id, 'risk-' || n.model_run_id || '-' || n.user_id, 'user.risk_changed',
               jsonb_build_object('user_id', n.user_id, 'from_tier', o.risk_tier, 'to_tier', n.risk_tier, 'churn_probability', n.churn_probability,
