@@ -19,9 +19,17 @@ import * as schema from './schema.js';
 
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+export interface QueryOptions {
+  prepare?: boolean;
+}
+
 export interface Queryable {
-  /** Runs one statement with `$1…$n` parameters and returns its rows. Arrays bind as Postgres arrays. */
-  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * Runs one statement with `$1…$n` parameters and returns its rows. Arrays bind as Postgres
+   * arrays. `prepare` keeps the statement prepared on the connection (PostgreSQL): for hot,
+   * fixed statements it saves a round trip and a parse per call; never for SQL built per call.
+   */
+  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<T[]>;
   /** Bulk-loads rows (values in `columns` order) with COPY; returns how many were sent. */
   copyIn(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<number>;
 }
@@ -56,8 +64,8 @@ function openPostgres(url: string, max: number): Database {
   const ormClient = postgres(url, { ...options, max: Math.min(4, max) });
   const orm = drizzlePostgres(ormClient, { schema, casing: 'snake_case' }) as unknown as Orm;
   const wrap = (s: postgres.Sql | postgres.TransactionSql): Queryable => ({
-    query: async <T>(text: string, params: readonly unknown[] = []) =>
-      (await s.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[],
+    query: async <T>(text: string, params: readonly unknown[] = [], opts: QueryOptions = {}) =>
+      (await s.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: opts.prepare ?? false })) as unknown as T[],
     copyIn: async (table, columns, rows) => {
       if (rows.length === 0) return 0;
       const q = s.unsafe(copyStatement(table, columns, 'stdin'));

@@ -130,7 +130,7 @@ export async function writeBatch(q: Queryable, batch: Batch): Promise<Set<string
     events.map((e) => e.couponCode),
     bareUsers,
     bareItems,
-  ]);
+  ], { prepare: true });
   return new Set(rows.map((r) => eventKey(r.source, r.event_id)));
 }
 
