@@ -101,7 +101,7 @@ function label(sql: string): string {
   if (s.startsWith('select t.user_id, u.risk_tier')) return 'tier changes';
   if (s.includes('percentile_cont')) return 'membershipPeriods';
   if (s.includes('count(distinct user_id)')) return 'count payers';
-  if (s.startsWith('insert into recommendations') || s.startsWith('delete from recommendations')) return 'replaceRecommendations';
+  if (s.startsWith('delete from recommendations_r')) return 'replace retried recommendations';
   return s.slice(0, 48);
 }
 

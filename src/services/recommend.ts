@@ -1,12 +1,13 @@
 /**
  * Builds the recommender from what happened before a date, and writes every user's top-N
- * with reasons. Interactions are read chunk by chunk; per-user work is O(history × K).
+ * with reasons. Interactions are read once, chunk by chunk, and kept per chunk for scoring;
+ * per-user work is O(history × K). The rows go into the run's own table, swapped in whole.
  */
 import { buildRecommender, Recommender, type RecommenderInteraction } from '../ml/recommend.js';
 import { catalog, interactionsForRange } from '../store/interactions.js';
 import { finishModelRun, insertModelRun } from '../store/model-runs.js';
-import { replaceRecommendations, type RecommendationRow } from '../store/scores.js';
-import { forEachChunk, type Deps } from './churn.js';
+import { createRecommendationStaging, publishRecommendations, writeRecommendations, type RecommendationRow } from '../store/scores.js';
+import { mapChunks, type Deps } from './churn.js';
 import type { ModelSettings } from './model-settings.js';
 
 export interface Histories {
@@ -33,30 +34,33 @@ export interface BuiltRecommender {
   items: number;
 }
 
-export async function buildRecommenderAsOf(d: Deps, s: Pick<ModelSettings, 'chunkSize'>, before: Date): Promise<BuiltRecommender> {
+/** The interactions the recommender was built from, kept per chunk so scoring need not read them again. */
+export interface ChunkInteractions {
+  from: number;
+  to: number;
+  userIds: string[];
+  itemIds: string[];
+  bought: boolean[];
+}
+
+export async function buildRecommenderAsOf(d: Deps, s: Pick<ModelSettings, 'chunkSize'> & { concurrency?: number }, before: Date): Promise<BuiltRecommender & { chunks: ChunkInteractions[] }> {
   const items = await catalog(d.db);
-  const users: string[] = [];
-  const itemIds: string[] = [];
-  const bought: boolean[] = [];
-  await forEachChunk(d.db, s.chunkSize, async (from, to) => {
-    const r = await interactionsForRange(d.db, before, from, to);
-    for (let i = 0; i < r.userIds.length; i++) {
-      users.push(r.userIds[i]!);
-      itemIds.push(r.itemIds[i]!);
-      bought.push(r.bought[i]!);
-    }
-  });
+  const chunks = await mapChunks(d.db, s, async (from, to) => ({ from, to, ...(await interactionsForRange(d.db, before, from, to)) }));
   function* interactions(): Generator<RecommenderInteraction> {
-    for (let i = 0; i < users.length; i++) yield { userId: users[i]!, itemId: itemIds[i]!, kind: bought[i] ? 'purchase' : 'view' };
+    for (const c of chunks) for (let i = 0; i < c.userIds.length; i++) yield { userId: c.userIds[i]!, itemId: c.itemIds[i]!, kind: c.bought[i] ? 'purchase' : 'view' };
   }
   const recommender = buildRecommender({
     items: items.map((i) => ({ id: i.id, title: i.title, tags: i.tags, description: i.description, category: i.category })),
     interactions: interactions(),
   });
   const buyers = new Map<string, number>();
-  for (let i = 0; i < itemIds.length; i++) if (bought[i]) buyers.set(itemIds[i]!, (buyers.get(itemIds[i]!) ?? 0) + 1);
+  let count = 0;
+  for (const c of chunks) {
+    count += c.userIds.length;
+    for (let i = 0; i < c.itemIds.length; i++) if (c.bought[i]) buyers.set(c.itemIds[i]!, (buyers.get(c.itemIds[i]!) ?? 0) + 1);
+  }
   const popular = [...buyers.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
-  return { recommender, popular, interactions: users.length, items: items.length };
+  return { recommender, popular, interactions: count, items: items.length, chunks };
 }
 
 export interface RecommendRunResult {
@@ -86,19 +90,26 @@ export async function recommendAll(d: Deps & { now: () => Date }, s: ModelSettin
   let users = 0;
   let recs = 0;
   try {
-    await forEachChunk(d.db, s.chunkSize, async (from, to) => {
-      const ids = (await d.db.query<{ id: string }>('select id from users where seq >= $1 and seq < $2', [from, to])).map((r) => r.id);
-      const histories = groupHistories(await interactionsForRange(d.db, asOf, from, to));
-      const rows: RecommendationRow[] = [];
-      for (const id of ids) {
-        const h = histories.get(id) ?? { owned: [], viewed: [] };
-        built.recommender.recommend(h, s.topN).forEach((r, rank) => rows.push({ userId: id, rank: rank + 1, itemId: r.itemId, score: r.score, reason: r.reason }));
+    await createRecommendationStaging(d.db, runId);
+    // Two chunks at a time: one computes while the other's rows are copied in.
+    const chunks = [...built.chunks];
+    const work = async () => {
+      for (let c = chunks.shift(); c; c = chunks.shift()) {
+        const ids = (await d.db.query<{ id: string }>('select id from users where seq >= $1 and seq < $2', [c.from, c.to])).map((r) => r.id);
+        const histories = groupHistories(c);
+        const rows: RecommendationRow[] = [];
+        for (const id of ids) {
+          const h = histories.get(id) ?? { owned: [], viewed: [] };
+          built.recommender.recommend(h, s.topN).forEach((r, rank) => rows.push({ userId: id, rank: rank + 1, itemId: r.itemId, score: r.score, reason: r.reason }));
+        }
+        await writeRecommendations(d.db, runId, ids, rows);
+        users += ids.length;
+        recs += rows.length;
+        opts.onProgress?.(users);
       }
-      await replaceRecommendations(d.db, runId, ids, rows);
-      users += ids.length;
-      recs += rows.length;
-      opts.onProgress?.(users);
-    });
+    };
+    await Promise.all(Array.from({ length: Math.max(1, s.concurrency) }, work));
+    await publishRecommendations(d.db, runId);
     await finishModelRun(d.db, runId, 'done', { metrics: { users, recommendations: recs } });
   } catch (e) {
     await finishModelRun(d.db, runId, 'failed', { error: (e as Error).message });

@@ -75,6 +75,9 @@ describe.each<Driver>(['postgres', 'pglite'])('rescore and recommend on %s', (dr
     const [{ n, runs }] = await t.db.query<any>('select count(*)::int as n, count(distinct model_run_id)::int as runs from recommendations');
     expect(n).toBe(again.recommendations);
     expect(runs).toBe(1);
+    // It was swapped in whole: no staging table left, the primary key under its own name.
+    expect(await t.db.query(`select tablename from pg_tables where tablename ~ '^recommendations_r[0-9]+$'`)).toEqual([]);
+    expect(await t.db.query(`select conname from pg_constraint where conrelid = 'recommendations'::regclass and contype = 'p'`)).toEqual([{ conname: 'recommendations_user_id_rank_pk' }]);
   });
   it('publishes a run whole: readers see the previous run until the swap, and the indexes survive it', async () => {
     const indexes = () => t.db.query<{ indexname: string; indexdef: string }>(`select indexname, indexdef from pg_indexes where tablename = 'user_scores' order by indexname`);
