@@ -97,8 +97,7 @@ function label(sql: string): string {
   const s = sql.replace(/\s+/g, ' ').trim();
   if (s.startsWith('with u as')) return 'featuresAsOf';
   if (s.includes('bool_or(e.type')) return 'interactionsForRange';
-  if (s.startsWith('insert into user_scores')) return 'upsertScores';
-  if (s.startsWith('select t.user_id, u.risk_tier')) return 'tier changes';
+  if (s.startsWith('insert into webhook_deliveries')) return 'risk changes (publish)';
   if (s.includes('percentile_cont')) return 'membershipPeriods';
   if (s.includes('count(distinct user_id)')) return 'count payers';
   if (s.startsWith('delete from recommendations_r')) return 'replace retried recommendations';
