@@ -77,7 +77,10 @@ export async function runDemo(base: Runtime, o: { users: number; seed: number; q
     await rt.db.query(`delete from webhook_endpoints where description = 'demo receiver'`);
     await rt.db.query(`insert into webhook_endpoints (url, secret, event_types, description) values ($1, $2, '{}', 'demo receiver')`, [receiver.url, DEMO_SECRET]);
     const cycleId = cycleIdFor(new Date(), randomBytes(2).toString('hex'));
-    await enqueue(jobs.queues, 'cycle.start', { cycleId }, { jobId: jobId.cycle(cycleId) });
+    // Scored as of the end of the seeded history, not the wall clock: a rerun the same day
+    // scores every user exactly as before (events near a 30/90/180-day edge would otherwise
+    // move a few users between tiers in the seconds between two runs).
+    await enqueue(jobs.queues, 'cycle.start', { cycleId, asOf: end.toISOString() }, { jobId: jobId.cycle(cycleId) });
     const cycle = await followCycle(rt.db, jobs.queues, cycleId, 170_000, say);
     say('backtesting…');
     const bt = await backtest(rt, modelSettings(rt.config), { cutoff: new Date(end.getTime() - rt.config.CHURN_HORIZON_DAYS * 86_400_000), k: 10 });
