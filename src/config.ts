@@ -94,6 +94,7 @@ const spec = {
   SLACK_PII_USERS: { schema: list, default: '' },
   SLACK_ADMIN_USERS: { schema: list, default: '' },
   SLACK_DIGEST_CHANNEL: { schema: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'expected a Slack channel id such as C0123456').optional(), default: undefined },
+  SLACK_DIGEST_LANG: { schema: z.enum(['en', 'zh']), default: 'en' },
   ADMIN_USER: { schema: z.string().min(1).optional(), default: undefined },
   ADMIN_PASSWORD: { schema: z.string().min(8, 'expected at least 8 characters').optional(), default: undefined },
   CHURN_HORIZON_DAYS: { schema: int(7, 730), default: '90' },

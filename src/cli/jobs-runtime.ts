@@ -48,7 +48,7 @@ export async function openJobsRuntime(rt: Runtime, opts: { now?: () => Date } = 
     const client = new webApi.WebClient(rt.config.SLACK_BOT_TOKEN, { slackApiUrl: rt.config.SLACK_API_URL });
     ctx.afterRescore = async (runId) => {
       await postDigest(
-        { db: rt.db, client, log: rt.log.child({ module: 'digest' }), channel: rt.config.SLACK_DIGEST_CHANNEL, lang: 'en', currency: rt.config.COUPON_CURRENCY, conversionWindowDays: rt.config.CONVERSION_WINDOW_DAYS, now: ctx.now },
+        { db: rt.db, client, log: rt.log.child({ module: 'digest' }), channel: rt.config.SLACK_DIGEST_CHANNEL, lang: rt.config.SLACK_DIGEST_LANG, currency: rt.config.COUPON_CURRENCY, conversionWindowDays: rt.config.CONVERSION_WINDOW_DAYS, now: ctx.now },
         runId,
       );
     };

@@ -16,6 +16,9 @@ describe('loadConfig', () => {
     expect(c.WEBHOOK_SECRETS).toHaveLength(2);
     expect(c.PORT).toBe(8080);
     expect(c.METRICS_ENABLED).toBe(false);
+    expect(loadConfig({}).SLACK_DIGEST_LANG).toBe('en');
+    expect(loadConfig({ SLACK_DIGEST_LANG: 'zh' }).SLACK_DIGEST_LANG).toBe('zh');
+    expect(() => loadConfig({ SLACK_DIGEST_LANG: 'fr' })).toThrow(/SLACK_DIGEST_LANG: /);
   });
 
   it('names every bad variable and what it expects, without echoing secrets', () => {
