@@ -29,27 +29,8 @@ function mergeById<T extends { id: string }>(rows: readonly T[]): T[] {
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Rows that carry attributes to upsert, and the ids of those that carry nothing but their id. */
-function splitBare<T extends { id: string }>(rows: readonly T[]): [T[], string[]] {
-  const rich: T[] = [];
-  const bare: string[] = [];
-  for (const r of rows) {
-    if (Object.entries(r).some(([k, v]) => k !== 'id' && v !== undefined)) rich.push(r);
-    else bare.push(r.id);
-  }
-  return [rich, bare];
-}
-
 const WRITE_BATCH = `
-with new_users as (
-  -- Ids that come with nothing else (most events): insert if new, never touch an existing row.
-  -- ON CONFLICT DO UPDATE locks the row it meets even when its WHERE skips the update.
-  insert into users (id) select unnest($27::text[]) on conflict (id) do nothing
-  returning 1
-), new_items as (
-  insert into items (id) select unnest($28::text[]) on conflict (id) do nothing
-  returning 1
-), upserted_users as (
+with upserted_users as (
   insert into users (id, email, name, locale, timezone, signup_at)
   select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
   on conflict (id) do update set
@@ -98,8 +79,8 @@ returning source, event_id`;
  * new, as `source\u0000eventId`, so callers can count duplicates per request.
  */
 export async function writeBatch(q: Queryable, batch: Batch): Promise<Set<string>> {
-  const [users, bareUsers] = splitBare(mergeById(batch.users));
-  const [items, bareItems] = splitBare(mergeById(batch.items));
+  const users = mergeById(batch.users);
+  const items = mergeById(batch.items);
   const events = batch.events;
   const rows = await q.query<{ source: string; event_id: string }>(WRITE_BATCH, [
     users.map((u) => u.id),
@@ -128,8 +109,6 @@ export async function writeBatch(q: Queryable, batch: Batch): Promise<Set<string
     events.map((e) => e.lessonId),
     events.map((e) => e.percent),
     events.map((e) => e.couponCode),
-    bareUsers,
-    bareItems,
   ], { prepare: true });
   return new Set(rows.map((r) => eventKey(r.source, r.event_id)));
 }
