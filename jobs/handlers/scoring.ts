@@ -1,5 +1,5 @@
 /** Scoring jobs: start a cycle (fit, then fan out as a flow), score a chunk, finish, recommend, plan. */
-import type { FlowJobNode } from 'bullmq';
+import { UnrecoverableError, type FlowJobNode } from 'bullmq';
 import { finishModelRun } from '../../src/store/model-runs.js';
 import { refreshScoreAggregates } from '../../src/store/score-aggregates.js';
 import { publishScores } from '../../src/store/scores.js';
@@ -73,11 +73,20 @@ export const scoreChunk: Handler<'churn.score-chunk'> = async (data, job, ctx) =
 };
 
 export const finishScoring: Handler<'churn.finish'> = async (data, _job, ctx) => {
-  // A retried finish finds the run already published (null): its rows are the live ones.
   const published = await publishScores(ctx.db, data.runId);
+  if (published?.supersededBy) {
+    await finishModelRun(ctx.db, data.runId, 'failed', { error: `not published: run ${published.supersededBy}, newer, is already live` });
+    throw new UnrecoverableError(`run ${data.runId} was not published: run ${published.supersededBy}, newer, is already live`);
+  }
+  // A retried finish finds the run already published (null): its rows are the live ones. If
+  // none are, the staging table was lost (e.g. dropped as abandoned): that is a failure.
   const n = published
     ? published.published
     : Number((await ctx.db.query<{ n: number }>('select count(*)::int as n from user_scores where model_run_id = $1', [data.runId]))[0]?.n ?? 0);
+  if (!published && n === 0) {
+    await finishModelRun(ctx.db, data.runId, 'failed', { error: 'its scores were not found to publish (the staging table is gone)' });
+    throw new UnrecoverableError(`run ${data.runId} has no scores to publish: its staging table is gone`);
+  }
   const removed = published?.removed ?? 0;
   // Tier changes were queued in the publishing transaction; a retried finish finds none new
   // here, and the sweep delivers whatever is still pending.

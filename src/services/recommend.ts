@@ -92,9 +92,11 @@ export async function recommendAll(d: Deps & { now: () => Date }, s: ModelSettin
   try {
     await createRecommendationStaging(d.db, runId);
     // Two chunks at a time: one computes while the other's rows are copied in.
-    const chunks = [...built.chunks];
+    // Taken out of `built` so each chunk's interactions are freed once it is done.
+    const chunks = built.chunks.splice(0);
+    let failed = false;
     const work = async () => {
-      for (let c = chunks.shift(); c; c = chunks.shift()) {
+      for (let c = chunks.shift(); c && !failed; c = chunks.shift()) {
         const ids = (await d.db.query<{ id: string }>('select id from users where seq >= $1 and seq < $2', [c.from, c.to])).map((r) => r.id);
         const histories = groupHistories(c);
         const rows: RecommendationRow[] = [];
@@ -108,8 +110,14 @@ export async function recommendAll(d: Deps & { now: () => Date }, s: ModelSettin
         opts.onProgress?.(users);
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, s.concurrency) }, work));
-    await publishRecommendations(d.db, runId);
+    // After a failure the other worker takes no new chunk.
+    const guarded = () => work().catch((e: unknown) => {
+      failed = true;
+      throw e;
+    });
+    await Promise.all(Array.from({ length: Math.max(1, s.concurrency) }, guarded));
+    const published = await publishRecommendations(d.db, runId);
+    if (published?.supersededBy) throw new Error(`recommendation run ${runId} was not published: run ${published.supersededBy}, newer, is already live`);
     await finishModelRun(d.db, runId, 'done', { metrics: { users, recommendations: recs } });
   } catch (e) {
     await finishModelRun(d.db, runId, 'failed', { error: (e as Error).message });

@@ -250,7 +250,10 @@ export async function rescore(d: Deps & { now: () => Date }, s: ModelSettings, o
       scored += r.scored; // after the await: `scored += await …` would read it before
       opts.onProgress?.(scored);
     });
-    const removed = (await publishScores(d.db, models.runId))?.removed ?? 0;
+    const published = await publishScores(d.db, models.runId);
+    if (!published) throw new Error(`the scores of run ${models.runId} were not found to publish (its staging table is gone)`);
+    if (published.supersededBy !== null) throw new Error(`run ${models.runId} was not published: run ${published.supersededBy}, newer, is already live`);
+    const removed = published.removed;
     // The bot's totals for this run; without them it counts live (slower), so a failure is not the run's.
     await refreshScoreAggregates(d.db, models.runId, models.asOf).catch((err: unknown) => d.log.warn({ err, runId: models.runId }, 'score aggregates not refreshed: the bot counts live'));
     await finishModelRun(d.db, models.runId, 'done', { metrics: { scored } });

@@ -50,16 +50,17 @@ export async function writeScores(db: Pick<Database, 'transaction'>, modelRunId:
  * Makes a finished run's scores the published ones (swapIn); in the same transaction every
  * user whose risk tier moved gets a `user.risk_changed` outbox row per subscribed endpoint
  * (`webhookDeliveries`). Users no longer in the population are simply not in the new table
- * (`removed` counts them). Publishing a run already published (its table is gone) returns null.
+ * (`removed` counts them). A run older than the one already live is not published
+ * (`supersededBy` names the live one); a run already published (its table is gone) returns null.
  */
-export async function publishScores(db: Pick<Database, 'query' | 'transaction'>, runId: number): Promise<{ published: number; removed: number; webhookDeliveries: number[] } | null> {
+export async function publishScores(db: Pick<Database, 'query' | 'transaction'>, runId: number): Promise<{ published: number; removed: number; webhookDeliveries: number[]; supersededBy: number | null } | null> {
   if (!(await stagingExists(db, 'user_scores', runId))) return null;
   const t = stagingTable(runId);
   const [counts] = await db.query<{ published: number; removed: number }>(
     `select (select count(*)::int from ${t}) as published,
             (select count(*)::int from user_scores o where not exists (select 1 from ${t} n where n.user_id = o.user_id)) as removed`,
   );
-  const webhookDeliveries = await swapIn(db, 'user_scores', runId, async (tx, staged) => {
+  const outcome = await swapIn(db, 'user_scores', runId, async (tx, staged) => {
     // Users whose tier moved since the published run, announced to the endpoints that want it,
     // committed with the swap: one join over both tables, not a lookup per user.
     const [{ wanted } = { wanted: false }] = await tx.query<{ wanted: boolean }>(
@@ -80,7 +81,8 @@ export async function publishScores(db: Pick<Database, 'query' | 'transaction'>,
     );
     return announced.map((r) => Number(r.id));
   });
-  return { published: counts?.published ?? 0, removed: counts?.removed ?? 0, webhookDeliveries };
+  if (!outcome.swapped) return { published: 0, removed: 0, webhookDeliveries: [], supersededBy: outcome.liveRunId };
+  return { published: counts?.published ?? 0, removed: counts?.removed ?? 0, webhookDeliveries: outcome.result, supersededBy: null };
 }
 
 export interface RecommendationRow {
@@ -110,11 +112,12 @@ export async function writeRecommendations(db: Pick<Database, 'transaction'>, mo
   );
 }
 
-/** Swaps a finished recommendation run in whole; null when it already was. */
-export async function publishRecommendations(db: Pick<Database, 'query' | 'transaction'>, runId: number): Promise<{ published: number } | null> {
+/** Swaps a finished recommendation run in whole (not when a newer one is live already); null when it already was. */
+export async function publishRecommendations(db: Pick<Database, 'query' | 'transaction'>, runId: number): Promise<{ published: number; supersededBy: number | null } | null> {
   if (!(await stagingExists(db, 'recommendations', runId))) return null;
-  return swapIn(db, 'recommendations', runId, async (tx, staged) => {
+  const outcome = await swapIn(db, 'recommendations', runId, async (tx, staged) => {
     const [r] = await tx.query<{ n: number }>(`select count(*)::int as n from ${staged}`);
-    return { published: r?.n ?? 0 };
+    return r?.n ?? 0;
   });
+  return outcome.swapped ? { published: outcome.result, supersededBy: null } : { published: 0, supersededBy: outcome.liveRunId };
 }

@@ -83,18 +83,27 @@ export async function stagingExists(db: Pick<Queryable, 'query'>, live: StagedTa
   return Boolean(r?.ok);
 }
 
+/** What swapIn did: swapped (with beforeSwap's result), or found a newer run already live. */
+export type SwapOutcome<T> = { swapped: true; result: T } | { swapped: false; liveRunId: number };
+
 /**
  * Swaps the run's staging table in for the live one: builds the live table's secondary
  * indexes on it (whatever the migrations defined, read from the catalogue), vacuums it so
  * index-only scans work from the start, then in one transaction runs `beforeSwap` (with both
  * tables still in place), swaps, and gives the indexes and the primary key their names back.
+ *
+ * Publishers of a table take turns (an advisory lock), and a run older than the one already
+ * live is not swapped in: its staging table is dropped. The swap waits at most 10 s for
+ * readers to let go of the live table, and tries three times, so one long query cannot
+ * queue every reader behind it for long. Grants, policies and triggers on the live table are
+ * not carried over (Rekindle defines none).
  */
 export async function swapIn<T>(
   db: Pick<Database, 'query' | 'transaction'>,
   live: StagedTable,
   runId: number,
   beforeSwap: (tx: Queryable, staged: string) => Promise<T>,
-): Promise<T> {
+): Promise<SwapOutcome<T>> {
   const t = stagedName(live, runId);
   const pk = await primaryKey(db, live);
   const indexes = await db.query<{ name: string; def: string; schema: string }>(
@@ -111,15 +120,28 @@ export async function swapIn<T>(
   }
   // VACUUM cannot run in a transaction block; without it only index-only scans are slower.
   await db.query(`vacuum (analyze) ${t}`).catch(() => db.query(`analyze ${t}`));
-  return db.transaction(async (tx) => {
-    const result = await beforeSwap(tx, t);
-    await tx.query(`lock table ${live} in access exclusive mode`);
-    const old = `${live}_old_r${runId}`;
-    await tx.query(`alter table ${live} rename to ${old}`);
-    await tx.query(`alter table ${t} rename to ${live}`);
-    await tx.query(`drop table ${old}`);
-    await tx.query(`alter table ${live} rename constraint ${t}_pkey to ${pk.name}`);
-    for (const ix of indexes) await tx.query(`alter index ${temporary(ix.name)} rename to ${ix.name}`);
-    return result;
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction(async (tx): Promise<SwapOutcome<T>> => {
+        await tx.query('select pg_advisory_xact_lock(hashtext($1))', [`rekindle:publish:${live}`]);
+        const [current] = await tx.query<{ run: number }>(`select model_run_id as run from ${live} limit 1`);
+        if (current && Number(current.run) > runId) {
+          await tx.query(`drop table ${t}`);
+          return { swapped: false, liveRunId: Number(current.run) };
+        }
+        const result = await beforeSwap(tx, t);
+        await tx.query(`set local lock_timeout = '10s'`);
+        await tx.query(`lock table ${live} in access exclusive mode`);
+        const old = `${live}_old_r${runId}`;
+        await tx.query(`alter table ${live} rename to ${old}`);
+        await tx.query(`alter table ${t} rename to ${live}`);
+        await tx.query(`drop table ${old}`);
+        await tx.query(`alter table ${live} rename constraint ${t}_pkey to ${pk.name}`);
+        for (const ix of indexes) await tx.query(`alter index ${temporary(ix.name)} rename to ${ix.name}`);
+        return { swapped: true, result };
+      });
+    } catch (e) {
+      if ((e as { code?: string }).code !== '55P03' || attempt >= 3) throw e;
+    }
+  }
 }

@@ -79,6 +79,33 @@ describe.each<Driver>(['postgres', 'pglite'])('rescore and recommend on %s', (dr
     expect(await t.db.query(`select tablename from pg_tables where tablename ~ '^recommendations_r[0-9]+$'`)).toEqual([]);
     expect(await t.db.query(`select conname from pg_constraint where conrelid = 'recommendations'::regclass and contype = 'p'`)).toEqual([{ conname: 'recommendations_user_id_rank_pk' }]);
   });
+  it('publishes runs one at a time, and never an older run over a newer one', async () => {
+    await t.db.query(`insert into webhook_endpoints (url, secret, event_types, description) values ('http://127.0.0.1:9/x', 'whsec_cHVibGlzaC1yYWNlLXRlc3Qtc2VjcmV0', '{user.risk_changed}', 'publish race')`);
+    try {
+      const [{ min }] = await t.db.query<any>('select min(seq) as min from users');
+      const staged = async () => {
+        const m = await fitScoringModels(deps(), s, end);
+        await scoreRange(deps(), m, Number(min), Number(min) + s.chunkSize);
+        return m.runId;
+      };
+      // Both at once: they take turns (no deadlock), and whichever goes first, the newer run ends up live.
+      const [older, newer] = [await staged(), await staged()];
+      const [a, b] = await Promise.all([publishScores(t.db, older), publishScores(t.db, newer)]);
+      expect(b).toMatchObject({ supersededBy: null });
+      expect([null, newer]).toContain(a!.supersededBy);
+      expect(await t.db.query<any>('select distinct model_run_id from user_scores')).toEqual([{ model_run_id: newer }]);
+      // An older run finishing after a newer one was published is refused, and its table dropped.
+      const [first, second] = [await staged(), await staged()];
+      expect(await publishScores(t.db, second)).toMatchObject({ supersededBy: null });
+      expect(await publishScores(t.db, first)).toMatchObject({ supersededBy: second, published: 0 });
+      expect(await t.db.query<any>('select distinct model_run_id from user_scores')).toEqual([{ model_run_id: second }]);
+      expect(await t.db.query(`select tablename from pg_tables where tablename ~ '^user_scores_r[0-9]+$'`)).toEqual([]);
+    } finally {
+      await t.db.query(`delete from webhook_endpoints where description = 'publish race'`);
+      await t.db.query(`update model_runs set status = 'failed' where status = 'running'`);
+    }
+  });
+
   it('publishes a run whole: readers see the previous run until the swap, and the indexes survive it', async () => {
     const indexes = () => t.db.query<{ indexname: string; indexdef: string }>(`select indexname, indexdef from pg_indexes where tablename = 'user_scores' order by indexname`);
     const staging = () => t.db.query<{ tablename: string }>(`select tablename from pg_tables where tablename ~ '^user_scores_r[0-9]+$'`);
