@@ -101,7 +101,7 @@ const spec = {
   CHURN_MIN_USERS: { schema: int(1, 10_000_000), default: '200' },
   CHURN_MIN_POSITIVES: { schema: int(1, 1_000_000), default: '20' },
   CHURN_MIN_HISTORY_DAYS: { schema: int(1, 3650), default: '180' },
-  CHURN_TRAIN_SAMPLE: { schema: int(1000, 10_000_000), default: '250000' },
+  CHURN_TRAIN_SAMPLE: { schema: int(1000, 10_000_000), default: '150000' },
   CHURN_L2: { schema: z.string().regex(/^\d+(\.\d+)?$/, 'expected a non-negative number').transform(Number), default: '1' },
   RISK_HIGH: { schema: fraction, default: '0.6' },
   RISK_MEDIUM: { schema: fraction, default: '0.3' },

@@ -9,7 +9,7 @@ import type { Database } from '../db/client.js';
 import { EVENT_TYPES } from '../domain/events.js';
 import { balancedWeights, ChurnModel } from '../ml/logistic.js';
 import { fitRfm, rfmChurnFallback, type RfmModel } from '../ml/rfm.js';
-import { featuresAsOf, itemDims, userSeqRange, type FeatureRow, type ItemDims } from '../store/features.js';
+import { featuresAsOf, itemDims, payerSampleFraction, payerShare, userSeqRange, type FeatureRow, type ItemDims } from '../store/features.js';
 import type { Logger } from '../logger.js';
 import type { ModelSettings } from './model-settings.js';
 
@@ -78,9 +78,9 @@ export interface FeatureContext {
 }
 
 /**
- * Payers as of `asOf` with labels from [asOf, labelEnd), at most `maxRows` of them: a
- * deterministic share of users (by seq) is read, so the cost follows the sample, not the
- * population.
+ * Payers as of `asOf` with labels from [asOf, labelEnd), about `maxRows` of them: a
+ * deterministic share of users (by seq, sized by the estimated payer share) is read, so the
+ * cost follows the sample, not the population.
  */
 export async function collectTrainingSet(
   d: Deps,
@@ -90,8 +90,7 @@ export async function collectTrainingSet(
   maxRows: number,
   ctx: FeatureContext = {},
 ): Promise<TrainingSet> {
-  const { count: users } = await userSeqRange(d.db);
-  const fraction = users > maxRows ? maxRows / users : 1;
+  const fraction = payerSampleFraction(await payerShare(d.db, asOf), maxRows);
   const items = ctx.items ?? (await itemDims(d.db));
   // Each chunk keeps only the numbers (not its FeatureRows), so memory follows the sample size.
   const chunks = await mapChunks(d.db, s, async (from, to) => {

@@ -16,7 +16,7 @@ export interface ModelSettings {
   chunkSize: number;
   /** Chunks a single process works on at once (one feature query while the other scores and writes). */
   concurrency: number;
-  /** Rows sampled to fit BG/NBD, RFM quintiles and personas. */
+  /** About this many payers are sampled to fit BG/NBD, RFM quintiles and personas. */
   fitSample: number;
 }
 

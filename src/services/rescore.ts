@@ -10,7 +10,7 @@ import { BgNbdModel } from '../ml/bgnbd.js';
 import { ChurnModel } from '../ml/logistic.js';
 import { describeClusters, fitPersonas, PersonaModel, type PersonaModelJson } from '../ml/kmeans-personas.js';
 import { fitRfm, RfmModel, rfmChurnFallback, type RfmModelJson } from '../ml/rfm.js';
-import { featuresAsOf, itemDims, membershipPeriods, userSeqRange, type FeatureRow, type ItemDims } from '../store/features.js';
+import { featuresAsOf, itemDims, membershipPeriods, payerSampleFraction, payerShare, type FeatureRow, type ItemDims } from '../store/features.js';
 import { refreshScoreAggregates } from '../store/score-aggregates.js';
 import { createScoreStaging, publishScores, writeScores, type ScoreRow } from '../store/scores.js';
 import { finishModelRun, getModelRun, insertModelRun } from '../store/model-runs.js';
@@ -57,23 +57,23 @@ export async function fitScoringModels(d: Deps, s: ModelSettings, asOf: Date): P
     timingsMs[step] = Math.round(now - lapStart);
     lapStart = now;
   };
-  // Billing periods are a product's, not a user's behaviour: learned once, as of the run.
-  const periods = await membershipPeriods(d.db, asOf);
+  // Billing periods as each window knew them (no look-ahead into the held-out evaluation).
   const items = await itemDims(d.db);
-  const ctx = { periods, items };
+  const periods = await membershipPeriods(d.db, asOf);
+  const olderPeriods = await membershipPeriods(d.db, addDays(asOf, -2 * H));
+  const cutoffPeriods = await membershipPeriods(d.db, cutoff);
   lap('periods');
   // Held-out evaluation: train two horizons back, test on the last full horizon.
-  const older = await collectTrainingSet(d, s, addDays(asOf, -2 * H), cutoff, s.trainSample, ctx);
-  const latest = await collectTrainingSet(d, s, cutoff, asOf, s.trainSample, ctx);
+  const older = await collectTrainingSet(d, s, addDays(asOf, -2 * H), cutoff, s.trainSample, { periods: olderPeriods, items });
+  const latest = await collectTrainingSet(d, s, cutoff, asOf, s.trainSample, { periods: cutoffPeriods, items });
   lap('trainingSets');
   const heldOut = older.n > 0 && latest.n > 0 ? evaluateChurn(await fitChurn(d, s, older), latest) : null;
   // Production model: the newest complete window.
   const predictor = await fitChurn(d, s, latest);
   lap('churn');
 
-  // A sample of today's payers (a share of users by seq) for RFM quintiles, BG/NBD and personas.
-  const { count: users } = await userSeqRange(d.db);
-  const fraction = users > s.fitSample ? s.fitSample / users : 1;
+  // About `fitSample` of today's payers (a share of users by seq) for RFM quintiles, BG/NBD and personas.
+  const fraction = payerSampleFraction(await payerShare(d.db, asOf), s.fitSample);
   const sample = (await mapChunks(d.db, s, (from, to) => featuresAsOf(d.db, { asOf, seqFrom: from, seqTo: to, payersOnly: true, periods, items, fraction }))).flat();
   lap('fitSample');
   const rfm = fitRfm({ recencyDays: sample.map((r) => r.recencyDays), frequency: sample.map((r) => r.frequency), monetary: sample.map((r) => Math.max(0, r.monetaryMinor)) });

@@ -84,7 +84,9 @@ const FEATURE_SQL = `
 with u as materialized (
   select id, seq, signup_at from users where seq >= $2 and seq < $3 and ${SAMPLE_SQL}
 )
-select u.id as user_id, u.seq, p.*, lab.*,
+select u.id as user_id, u.seq, lab.*,
+  p.payments, p.pay_days, p.paid_minor, p.refunded_minor, p.p30, p.p90, p.p180, p.renewals, p.purchases, p.refunds,
+  p.cancellations, p.views30, p.coupons, p.failed90, p.touched, p.bought, p.progress, p.memberships,
   -- Times as epoch milliseconds: numbers are cheaper to move and parse than timestamps.
   extract(epoch from u.signup_at) * 1000 as signup_ms, extract(epoch from p.first_at) * 1000 as first_ms,
   extract(epoch from p.first_pay_at) * 1000 as first_pay_ms, extract(epoch from p.last_pay_at) * 1000 as last_pay_ms,
@@ -268,19 +270,22 @@ export async function featuresAsOf(q: Queryable, f: FeatureQuery): Promise<Featu
 
 /** Users whose membership payments `membershipPeriods` reads (a seq-hash sample when there are more). */
 export const PERIOD_SAMPLE_USERS = 20_000;
+/** Gaps an item needs in the sample; items with fewer (rare plans) are read in full. */
+const PERIOD_MIN_GAPS = 10;
 
 /**
  * Billing period per membership item: the median gap between a user's consecutive payments
  * for it. Read from a deterministic sample of users through the (user_id, occurred_at) index,
- * not from every event (a median needs thousands of gaps, not millions: 3.3 s → 0.7 s at
- * 16M events). Items without two payments default to 30 days.
+ * not from every event (a median needs dozens of gaps, not millions: 3.3 s → 0.7 s at 16M
+ * events); an item with too few gaps in the sample (a rare plan) is read in full through the
+ * item index. Items without two payments default to 30 days.
  */
 export async function membershipPeriods(q: Queryable, asOf: Date, sampleUsers = PERIOD_SAMPLE_USERS): Promise<Map<string, number>> {
   const [{ users } = { users: 0 }] = await q.query<{ users: number }>('select count(*)::int as users from users');
   const fraction = users > sampleUsers ? sampleUsers / users : 1;
-  const rows = await q.query<{ item_id: string; days: number }>(
+  const sampled = await q.query<{ item_id: string; days: number; gaps: number }>(
     `with m as (select array_agg(id) as ids from items where item_type = 'membership')
-     select item_id, percentile_cont(0.5) within group (order by gap) as days from (
+     select item_id, percentile_cont(0.5) within group (order by gap) as days, count(*)::int as gaps from (
        select e.item_id, extract(epoch from e.occurred_at - lag(e.occurred_at) over (partition by u.id, e.item_id order by e.occurred_at)) / 86400.0 as gap
        from users u cross join m
        cross join lateral (
@@ -292,7 +297,43 @@ export async function membershipPeriods(q: Queryable, asOf: Date, sampleUsers = 
      ) g where gap is not null and gap > 1 group by item_id`,
     [asOf.toISOString(), fraction],
   );
-  return new Map(rows.map((r) => [r.item_id, Math.round(Number(r.days))]));
+  const periods = new Map(sampled.filter((r) => fraction >= 1 || r.gaps >= PERIOD_MIN_GAPS).map((r) => [r.item_id, Math.round(Number(r.days))]));
+  if (fraction < 1) {
+    const full = await q.query<{ item_id: string; days: number }>(
+      `select item_id, percentile_cont(0.5) within group (order by gap) as days from (
+         select e.item_id, extract(epoch from e.occurred_at - lag(e.occurred_at) over (partition by e.user_id, e.item_id order by e.occurred_at)) / 86400.0 as gap
+         from events e
+         where e.item_id = any($2::text[]) and e.occurred_at < $1 and e.type in ('purchase','renewal')
+       ) g where gap is not null and gap > 1 group by item_id`,
+      [asOf.toISOString(), (await q.query<{ id: string }>(`select id from items where item_type = 'membership'`)).map((r) => r.id).filter((id) => !periods.has(id))],
+    );
+    for (const r of full) periods.set(r.item_id, Math.round(Number(r.days)));
+  }
+  return periods;
+}
+
+/**
+ * The share of users who paid before `asOf`, estimated on a seq-hash sample of about 10k
+ * users (one index probe each), so samples can be sized in payers without counting them all.
+ */
+export async function payerShare(q: Queryable, asOf: Date): Promise<{ users: number; share: number }> {
+  const [{ users } = { users: 0 }] = await q.query<{ users: number }>('select count(*)::int as users from users');
+  if (users === 0) return { users, share: 0 };
+  const fraction = Math.min(1, 10_000 / users);
+  const [r] = await q.query<{ sampled: number; payers: number }>(
+    `select count(*)::int as sampled,
+            count(*) filter (where exists (select 1 from events e where e.user_id = u.id and e.occurred_at < $1 and e.type in ('purchase','renewal')))::int as payers
+     from users u where ${SAMPLE_SQL.replaceAll('$7', '$2')}`,
+    [asOf.toISOString(), fraction],
+  );
+  const sampled = Number(r?.sampled ?? 0);
+  return { users, share: sampled > 0 ? Math.max(Number(r?.payers ?? 0), 1) / sampled : 1 };
+}
+
+/** The share of users to read for about `maxPayers` payers (1 when there are no more than that). */
+export function payerSampleFraction(p: { users: number; share: number }, maxPayers: number): number {
+  const payers = p.users * p.share;
+  return payers > maxPayers ? maxPayers / payers : 1;
 }
 
 /** The users' seq range, to split work into chunks. */

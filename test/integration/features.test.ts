@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FEATURE_NAMES } from '../../src/domain/features.js';
-import { featuresAsOf, membershipPeriods } from '../../src/store/features.js';
+import { featuresAsOf, membershipPeriods, payerSampleFraction, payerShare } from '../../src/store/features.js';
 import { writeBatch } from '../../src/store/events.js';
 import type { EventRecord, EventType } from '../../src/domain/events.js';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
@@ -89,6 +89,14 @@ describe('featuresAsOf', () => {
     expect(rows[0]!.labelPayments).toBeNull();
     const periods = await membershipPeriods(t.db, asOf);
     expect(periods.get('m1')).toBe(30);
+    // Sampled (a third of the users here): an item with too few gaps in the sample is read in full.
+    expect((await membershipPeriods(t.db, asOf, 1)).get('m1')).toBe(30);
+    // Samples are sized in payers: A and C paid, B did not.
+    const share = await payerShare(t.db, asOf);
+    expect(share).toEqual({ users: 3, share: 2 / 3 });
+    expect(payerSampleFraction(share, 1)).toBeCloseTo(0.5, 10);
+    expect(payerSampleFraction({ users: 1_000_000, share: 0.1 }, 25_000)).toBeCloseTo(0.25, 10);
+    expect(payerSampleFraction(share, 10)).toBe(1);
     const c = (await featuresAsOf(t.db, { asOf, seqFrom: 0, seqTo: 1e9, periods })).find((r) => r.userId === 'C')!;
     expect(c.values[FEATURE_NAMES.indexOf('membership_active')]).toBe(0); // last paid 35 days ago
     expect(c.values[FEATURE_NAMES.indexOf('renewals')]).toBe(2);
