@@ -64,13 +64,10 @@ const SEP = '\u001e';
 const PAIR = '\u001f';
 
 /**
- * A share `fraction` of users by a multiplicative hash of their seq (Knuth): deterministic,
- * the same on every PostgreSQL, independent of behaviour. Also used in JS (inSeqSample).
+ * A share of users (the fraction in parameter `param`) by a multiplicative hash of their seq
+ * (Knuth): deterministic, the same on every PostgreSQL, independent of behaviour.
  */
-const SAMPLE_SQL = `($7::float8 >= 1 or ((seq * 2654435761) % 4294967296) < $7::float8 * 4294967296)`;
-export function inSeqSample(seq: number, fraction: number): boolean {
-  return fraction >= 1 || Number((BigInt(seq) * 2654435761n) % 4294967296n) < fraction * 4294967296;
-}
+const seqSample = (param: string) => `(${param}::float8 >= 1 or ((seq * 2654435761) % 4294967296) < ${param}::float8 * 4294967296)`;
 
 /** Event types as small integers inside the feature statement (see TYPE_CODE). */
 const T = { view: 1, lesson_progress: 2, purchase: 3, renewal: 4, refund: 5, subscription_cancel: 6, payment_failed: 7, coupon_redeemed: 8 } as const;
@@ -82,7 +79,7 @@ const TOUCH = `e.t between ${T.view} and ${T.renewal}`;
 const PAY_TYPE = `e.type in ('purchase','renewal')`;
 const FEATURE_SQL = `
 with u as materialized (
-  select id, seq, signup_at from users where seq >= $2 and seq < $3 and ${SAMPLE_SQL}
+  select id, seq, signup_at from users where seq >= $2 and seq < $3 and ${seqSample('$7')}
 )
 select u.id as user_id, u.seq, lab.*,
   p.payments, p.pay_days, p.paid_minor, p.refunded_minor, p.p30, p.p90, p.p180, p.renewals, p.purchases, p.refunds,
@@ -269,7 +266,7 @@ export async function featuresAsOf(q: Queryable, f: FeatureQuery): Promise<Featu
 }
 
 /** Users whose membership payments `membershipPeriods` reads (a seq-hash sample when there are more). */
-export const PERIOD_SAMPLE_USERS = 20_000;
+const PERIOD_SAMPLE_USERS = 20_000;
 /** Gaps an item needs in the sample; items with fewer (rare plans) are read in full. */
 const PERIOD_MIN_GAPS = 10;
 
@@ -283,29 +280,31 @@ const PERIOD_MIN_GAPS = 10;
 export async function membershipPeriods(q: Queryable, asOf: Date, sampleUsers = PERIOD_SAMPLE_USERS): Promise<Map<string, number>> {
   const [{ users } = { users: 0 }] = await q.query<{ users: number }>('select count(*)::int as users from users');
   const fraction = users > sampleUsers ? sampleUsers / users : 1;
+  const memberships = (await q.query<{ id: string }>(`select id from items where item_type = 'membership'`)).map((r) => r.id);
+  if (memberships.length === 0) return new Map();
   const sampled = await q.query<{ item_id: string; days: number; gaps: number }>(
-    `with m as (select array_agg(id) as ids from items where item_type = 'membership')
-     select item_id, percentile_cont(0.5) within group (order by gap) as days, count(*)::int as gaps from (
+    `select item_id, percentile_cont(0.5) within group (order by gap) as days, count(*)::int as gaps from (
        select e.item_id, extract(epoch from e.occurred_at - lag(e.occurred_at) over (partition by u.id, e.item_id order by e.occurred_at)) / 86400.0 as gap
-       from users u cross join m
+       from users u
        cross join lateral (
          select e.item_id, e.occurred_at from events e
-         where e.user_id = u.id and e.occurred_at < $1 and e.type in ('purchase','renewal') and e.item_id = any(m.ids)
+         where e.user_id = u.id and e.occurred_at < $1 and e.type in ('purchase','renewal') and e.item_id = any($3::text[])
          offset 0
        ) e
-       where ${SAMPLE_SQL.replaceAll('$7', '$2')}
+       where ${seqSample('$2')}
      ) g where gap is not null and gap > 1 group by item_id`,
-    [asOf.toISOString(), fraction],
+    [asOf.toISOString(), fraction, memberships],
   );
   const periods = new Map(sampled.filter((r) => fraction >= 1 || r.gaps >= PERIOD_MIN_GAPS).map((r) => [r.item_id, Math.round(Number(r.days))]));
-  if (fraction < 1) {
+  const rare = memberships.filter((id) => !periods.has(id));
+  if (fraction < 1 && rare.length > 0) {
     const full = await q.query<{ item_id: string; days: number }>(
       `select item_id, percentile_cont(0.5) within group (order by gap) as days from (
          select e.item_id, extract(epoch from e.occurred_at - lag(e.occurred_at) over (partition by e.user_id, e.item_id order by e.occurred_at)) / 86400.0 as gap
          from events e
          where e.item_id = any($2::text[]) and e.occurred_at < $1 and e.type in ('purchase','renewal')
        ) g where gap is not null and gap > 1 group by item_id`,
-      [asOf.toISOString(), (await q.query<{ id: string }>(`select id from items where item_type = 'membership'`)).map((r) => r.id).filter((id) => !periods.has(id))],
+      [asOf.toISOString(), rare],
     );
     for (const r of full) periods.set(r.item_id, Math.round(Number(r.days)));
   }
@@ -323,7 +322,7 @@ export async function payerShare(q: Queryable, asOf: Date): Promise<{ users: num
   const [r] = await q.query<{ sampled: number; payers: number }>(
     `select count(*)::int as sampled,
             count(*) filter (where exists (select 1 from events e where e.user_id = u.id and e.occurred_at < $1 and e.type in ('purchase','renewal')))::int as payers
-     from users u where ${SAMPLE_SQL.replaceAll('$7', '$2')}`,
+     from users u where ${seqSample('$2')}`,
     [asOf.toISOString(), fraction],
   );
   const sampled = Number(r?.sampled ?? 0);

@@ -24,7 +24,7 @@
 import type { Queryable } from '../db/client.js';
 import { RISK_TIERS, type RiskTier } from '../domain/risk.js';
 import { RFM_SEGMENTS } from '../ml/rfm.js';
-import { scoreCells, type ScoreAggregates, type ScoreCell } from './score-aggregates.js';
+import { scoreCells, usersAndActive, type ScoreAggregates, type ScoreCell } from './score-aggregates.js';
 
 export { scoreCells, type ScoreCell } from './score-aggregates.js';
 
@@ -300,20 +300,15 @@ function tally(cells: readonly ScoreCell[]): Pick<OverviewCounts, 'payers' | 'ti
  * rescore with its AUC, counted from the tables now (see {@link overviewFromAggregates}).
  */
 export async function overviewCounts(q: Queryable, now: Date): Promise<OverviewCounts> {
-  const since = new Date(now.getTime() - 30 * 86_400_000);
-  const [[counts], cells, run] = await Promise.all([
-    q.query<{ users: number; active: number }>(
-      `select (select count(*)::int from users) as users,
-              (select count(*)::int from (select e.user_id from events e where e.occurred_at >= $1 and e.occurred_at < $2 group by e.user_id) a) as active`,
-      [since.toISOString(), now.toISOString()],
-    ),
+  const [counts, cells, run] = await Promise.all([
+    usersAndActive(q, now),
     scoreCells(q),
     latestRun(q, 'rescore'),
   ]);
   return {
     asOf: null,
-    users: num(counts?.users ?? 0),
-    active30d: num(counts?.active ?? 0),
+    users: counts.users,
+    active30d: counts.active,
     ...tally(cells),
     lastRescore: run ? { ...run, churn: toChurnMetrics(run.metrics) } : null,
   };

@@ -74,18 +74,24 @@ const bucketOf = (b: number) => `least(width_bucket(churn_probability, 0, 1, ${b
  * all resolutions in one pass) and one upsert. At 1M users: ~1–1.5 s, mostly the 30-day
  * window of events.
  */
+/** All users, and those with any event in the 30 days before `at`. */
+export async function usersAndActive(q: Queryable, at: Date): Promise<{ users: number; active: number }> {
+  const since = new Date(at.getTime() - 30 * 86_400_000);
+  const [r] = await q.query<{ users: number; active: number }>(
+    `select (select count(*)::int from users) as users,
+            (select count(*)::int from (select e.user_id from events e where e.occurred_at >= $1 and e.occurred_at < $2 group by e.user_id) a) as active`,
+    [since.toISOString(), at.toISOString()],
+  );
+  return { users: num(r?.users ?? 0), active: num(r?.active ?? 0) };
+}
+
 export async function refreshScoreAggregates(q: Queryable, runId: number, asOf?: Date): Promise<ScoreAggregates> {
   const [run] = await q.query<{ kind: string; as_of: unknown }>('select kind, as_of from model_runs where id = $1', [runId]);
   if (!run || run.kind !== 'rescore') throw new NotFoundError(`no rescore model run with id ${runId}`);
   const at = asOf ?? date(run.as_of);
   if (Number.isNaN(at.getTime())) throw new RangeError('asOf must be a valid date');
-  const since = new Date(at.getTime() - 30 * 86_400_000);
-  const [[counts], cells, bucketRows] = await Promise.all([
-    q.query<{ users: number; active: number }>(
-      `select (select count(*)::int from users) as users,
-              (select count(*)::int from (select e.user_id from events e where e.occurred_at >= $1 and e.occurred_at < $2 group by e.user_id) a) as active`,
-      [since.toISOString(), at.toISOString()],
-    ),
+  const [counts, cells, bucketRows] = await Promise.all([
+    usersAndActive(q, at),
     scoreCells(q),
     // One pass for every resolution: the (b10, b20, b50, b100) combinations are few (≤ ~200).
     q.query<Record<string, unknown>>(
@@ -108,7 +114,7 @@ export async function refreshScoreAggregates(q: Queryable, runId: number, asOf?:
      on conflict (model_run_id) do update set as_of = excluded.as_of, users = excluded.users, active_30d = excluded.active_30d,
        cells = excluded.cells, histograms = excluded.histograms, computed_at = now()
      returning model_run_id, as_of, computed_at, users, active_30d, cells, histograms`,
-    [runId, at.toISOString(), num(counts?.users ?? 0), num(counts?.active ?? 0), JSON.stringify(cells), JSON.stringify(histograms)],
+    [runId, at.toISOString(), counts.users, counts.active, JSON.stringify(cells), JSON.stringify(histograms)],
   );
   return toAggregates(row!);
 }

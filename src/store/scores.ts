@@ -27,11 +27,6 @@ const SCORE_COLUMNS = [
   'rfm_r', 'rfm_f', 'rfm_m', 'segment', 'persona', 'explanation', 'features',
 ] as const;
 
-/** The scoring run's staging table (see src/store/staging.ts). */
-export function stagingTable(runId: number): string {
-  return stagedName('user_scores', runId);
-}
-
 /** Creates the run's staging table for scores, and drops what failed runs left behind. */
 export async function createScoreStaging(db: Queryable, runId: number): Promise<void> {
   await createStaging(db, 'user_scores', runId);
@@ -55,7 +50,7 @@ export async function writeScores(db: Pick<Database, 'transaction'>, modelRunId:
  */
 export async function publishScores(db: Pick<Database, 'query' | 'transaction'>, runId: number): Promise<{ published: number; removed: number; webhookDeliveries: number[]; supersededBy: number | null } | null> {
   if (!(await stagingExists(db, 'user_scores', runId))) return null;
-  const t = stagingTable(runId);
+  const t = stagedName('user_scores', runId);
   const [counts] = await db.query<{ published: number; removed: number }>(
     `select (select count(*)::int from ${t}) as published,
             (select count(*)::int from user_scores o where not exists (select 1 from ${t} n where n.user_id = o.user_id)) as removed`,
