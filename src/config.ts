@@ -127,6 +127,14 @@ const spec = {
   DELIVERY_BACKOFF_MS: { schema: int(10, 86_400_000), default: '30000' },
   DELIVERY_LEASE_SECONDS: { schema: int(1, 3600), default: '120' },
   JOB_LOCK_SECONDS: { schema: int(2, 3600), default: '30' },
+  OUTREACH_POLICY: { schema: z.enum(['tiers', 'uplift', 'auto']), default: 'auto' },
+  COUPON_BUDGET: { schema: z.string().trim().regex(/^\d+$/, 'expected a whole amount in minor units of COUPON_CURRENCY (empty: no limit)').transform(Number).optional(), default: undefined },
+  EMAIL_LIMIT: { schema: int(0, 100_000_000).optional(), default: undefined },
+  EMAIL_COST_MINOR: { schema: z.string().trim().regex(/^\d+(\.\d+)?$/, 'expected a non-negative cost per email in minor units').transform(Number), default: '0' },
+  EXPLORE_FRACTION: { schema: fraction, default: '0.05' },
+  UPLIFT_MIN_ROWS: { schema: int(10, 10_000_000), default: '300' },
+  UPLIFT_MIN_CONVERSIONS: { schema: int(1, 1_000_000), default: '30' },
+  UTM_SOURCE: { schema: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected letters, digits, _ . -'), default: 'rekindle' },
 } as const;
 
 type Spec = typeof spec;

@@ -50,6 +50,8 @@ export const items = pgTable('items', {
   description: text(),
   priceMinor: bigint({ mode: 'number' }),
   currency: text(),
+  /** Where the item lives (http or https only): emails link to it through the signed click redirect. */
+  url: text(),
   createdAt: tz().notNull().defaultNow(),
   updatedAt: tz().notNull().defaultNow(),
 });
@@ -208,6 +210,23 @@ export const outreach = pgTable(
     createdAt: tz().notNull().defaultNow(),
     sendingAt: tz(),
     sentAt: tz(),
+    /** `rekindle` for rows we planned, `import` for past campaigns imported from another tool. */
+    origin: text().notNull().default('rekindle'),
+    /** What decided the offer: `tiers`, `uplift` or `explore` (imported rows: null). */
+    policy: text(),
+    /** Why: uplift, expected value, cost, budget rank… (shown on the user card and in outreach.planned). */
+    reason: jsonb(),
+    /**
+     * What the uplift model learns from: the user's behaviour features at planning time
+     * (`{ v: [FEATURES order], persona, contacts, daysSinceContact }`). Imported rows get them at settling.
+     */
+    features: jsonb(),
+    /** Imported rows: the coupon code and its discount as the other tool reported them. */
+    couponCode: text(),
+    discountMinor: bigint({ mode: 'number' }),
+    currency: text(),
+    /** When the row's conversion window closed and its outcome was stored (outreach_outcomes). */
+    settledAt: tz(),
   },
   (t) => [
     uniqueIndex().on(t.userId, t.cycleId),
@@ -215,9 +234,68 @@ export const outreach = pgTable(
     index().on(t.cycleId),
     // Campaign reports select outreach by when it was planned.
     index().on(t.createdAt),
+    // The settle job's work list: rows not yet settled, by when their window opens.
+    index('outreach_unsettled_idx').on(t.scheduledAt).where(sql`${t.settledAt} is null`),
     check('outreach_state_check', sql`${t.state} in ('planned','sending','sent','failed','skipped')`),
   ],
 );
+
+/**
+ * One row per settled outreach row (treated and holdout alike), written once when its
+ * conversion window closed: what happened in the window. Reports and the uplift model read
+ * these, never raw events over a window.
+ */
+export const outreachOutcomes = pgTable(
+  'outreach_outcomes',
+  {
+    outreachId: bigint({ mode: 'number' }).primaryKey(),
+    cycleId: text().notNull(),
+    campaign: text().notNull(),
+    userId: text().notNull(),
+    tier: text().notNull(),
+    /** The offer: `coupon` or `email`. */
+    channel: text().notNull(),
+    holdout: boolean().notNull(),
+    policy: text(),
+    origin: text().notNull(),
+    /** The window: [windowStart, windowStart + windowDays). Sent time, or the would-be send time for the holdout. */
+    windowStart: tz().notNull(),
+    windowDays: integer().notNull(),
+    converted: boolean().notNull(),
+    /** Purchases and renewals in the window, and their amount (minor units, after any discount). */
+    conversions: integer().notNull(),
+    revenueMinor: bigint({ mode: 'number' }).notNull(),
+    couponRedeemed: boolean().notNull(),
+    /** The discount the redeemed coupon gave (minor units); 0 when not redeemed. */
+    discountMinor: bigint({ mode: 'number' }).notNull(),
+    clicked: boolean().notNull(),
+    unsubscribed: boolean().notNull(),
+    settledAt: tz().notNull().defaultNow(),
+  },
+  (t) => [index().on(t.windowStart), index().on(t.cycleId), index().on(t.userId)],
+);
+
+/**
+ * The simulator's ground truth, one row per outreach row it saw: the user's true chance to
+ * convert in the window under each offer and with nothing. Written only by `rekindle simulate`
+ * and read only by tests, `simulate --json` and the bench — never by a model.
+ */
+export const simTruth = pgTable('sim_truth', {
+  outreachId: bigint({ mode: 'number' }).primaryKey(),
+  userId: text().notNull(),
+  channel: text().notNull(),
+  holdout: boolean().notNull(),
+  /** P(convert in the window) with nothing, with a coupon, with an email. */
+  pNone: doublePrecision().notNull(),
+  pCoupon: doublePrecision().notNull(),
+  pEmail: doublePrecision().notNull(),
+  /** Expected revenue in the window (minor units, net of the discount) with nothing, a coupon, an email. */
+  revenueNone: doublePrecision().notNull(),
+  revenueCoupon: doublePrecision().notNull(),
+  revenueEmail: doublePrecision().notNull(),
+  /** Expected discount given under the coupon (minor units). */
+  discountCoupon: doublePrecision().notNull(),
+});
 
 export const coupons = pgTable(
   'coupons',

@@ -14,6 +14,7 @@ export const EVENT_TYPES = [
   'subscription_cancel',
   'payment_failed',
   'coupon_redeemed',
+  'email_click',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -56,6 +57,19 @@ const TimeZone = z.string().refine((tz) => {
   }
 }, 'must be an IANA time zone such as Asia/Shanghai');
 
+/** An item's page: http or https only (emails link to it through our signed click redirect). */
+export const HttpUrl = z
+  .string()
+  .max(2048, 'must be at most 2048 characters')
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL');
+
 const Locale = z.string().regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, 'must be a BCP 47 locale such as zh-CN or en');
 
 export const UserProfile = z.strictObject({
@@ -75,6 +89,7 @@ export const ItemProfile = z.strictObject({
   description: z.string().max(20_000).optional(),
   price_minor: AmountMinor.optional(),
   currency: Currency.optional(),
+  url: HttpUrl.optional(),
 });
 export type ItemProfile = z.infer<typeof ItemProfile>;
 
@@ -122,6 +137,9 @@ export const CouponRedeemedEvent = z.strictObject({
   item_id: Id.optional(),
 });
 
+/** A click on a link in one of our emails, recorded by the click redirect (`GET /r/<token>`). */
+export const EmailClickEvent = z.strictObject({ ...base, type: z.literal('email_click'), item_id: Id.optional() });
+
 export const InboundEvent = z.discriminatedUnion('type', [
   SignupEvent,
   ViewEvent,
@@ -132,6 +150,7 @@ export const InboundEvent = z.discriminatedUnion('type', [
   SubscriptionCancelEvent,
   PaymentFailedEvent,
   CouponRedeemedEvent,
+  EmailClickEvent,
 ]);
 export type InboundEvent = z.infer<typeof InboundEvent>;
 
@@ -214,6 +233,7 @@ export interface ItemRecord {
   description?: string | undefined;
   priceMinor?: number | undefined;
   currency?: string | undefined;
+  url?: string | undefined;
 }
 
 export const DEFAULT_SOURCE = 'default';
@@ -256,6 +276,7 @@ export function toRecords(e: InboundEvent, defaultSource = DEFAULT_SOURCE): { ev
           description: it?.description,
           priceMinor: it?.price_minor,
           currency: it?.currency,
+          url: it?.url,
         };
   return { event, user, item };
 }

@@ -100,7 +100,7 @@ export async function deliverEmail(d: DeliverDeps, s: OutreachSettings, outreach
     return 'failed';
   }
   // The window: the server has the message; a crash before this line repeats it (same Message-ID).
-  await markOutreachSent(d.db, outreachId, messageId);
+  await markOutreachSent(d.db, outreachId, messageId, d.now());
   return 'sent';
 }
 

@@ -47,10 +47,10 @@ with upserted_users as (
      or (excluded.signup_at is not null and (users.signup_at is null or excluded.signup_at < users.signup_at))
   returning 1
 ), upserted_items as (
-  insert into items (id, title, item_type, category, tags, description, price_minor, currency)
-  select id, title, item_type, category, coalesce(tags::text[], '{}'), description, price_minor, currency
-  from unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[])
-    as t(id, title, item_type, category, tags, description, price_minor, currency)
+  insert into items (id, title, item_type, category, tags, description, price_minor, currency, url)
+  select id, title, item_type, category, coalesce(tags::text[], '{}'), description, price_minor, currency, url
+  from unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[], $27::text[])
+    as t(id, title, item_type, category, tags, description, price_minor, currency, url)
   on conflict (id) do update set
     title = coalesce(excluded.title, items.title),
     item_type = coalesce(excluded.item_type, items.item_type),
@@ -59,6 +59,7 @@ with upserted_users as (
     description = coalesce(excluded.description, items.description),
     price_minor = coalesce(excluded.price_minor, items.price_minor),
     currency = coalesce(excluded.currency, items.currency),
+    url = coalesce(excluded.url, items.url),
     updated_at = now()
   where (excluded.title is not null and excluded.title is distinct from items.title)
      or (excluded.item_type is not null and excluded.item_type is distinct from items.item_type)
@@ -67,6 +68,7 @@ with upserted_users as (
      or (excluded.description is not null and excluded.description is distinct from items.description)
      or (excluded.price_minor is not null and excluded.price_minor is distinct from items.price_minor)
      or (excluded.currency is not null and excluded.currency is distinct from items.currency)
+     or (excluded.url is not null and excluded.url is distinct from items.url)
   returning 1
 )
 insert into events (source, event_id, type, user_id, item_id, occurred_at, amount_minor, currency, quantity, lesson_id, percent, coupon_code)
@@ -109,6 +111,7 @@ export async function writeBatch(q: Queryable, batch: Batch): Promise<Set<string
     events.map((e) => e.lessonId),
     events.map((e) => e.percent),
     events.map((e) => e.couponCode),
+    items.map((i) => i.url ?? null),
   ], { prepare: true });
   return new Set(rows.map((r) => eventKey(r.source, r.event_id)));
 }

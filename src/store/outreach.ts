@@ -94,8 +94,9 @@ export async function claimOutreach(q: Queryable, id: number, leaseSeconds: numb
   return { claimed: false, state: cur?.state ?? null };
 }
 
-export async function markOutreachSent(q: Queryable, id: number, messageId: string): Promise<void> {
-  await q.query(`update outreach set state = 'sent', sent_at = now(), message_id = $2, lease_until = null, last_error = null where id = $1 and state = 'sending'`, [id, messageId]);
+/** `at` is the service's clock (the conversion window starts there), not the database's: a simulated clock moves it too. */
+export async function markOutreachSent(q: Queryable, id: number, messageId: string, at: Date): Promise<void> {
+  await q.query(`update outreach set state = 'sent', sent_at = $3, message_id = $2, lease_until = null, last_error = null where id = $1 and state = 'sending'`, [id, messageId, at.toISOString()]);
 }
 
 /** A retryable failure: back to planned so the next attempt (or the sweep) can claim it. */

@@ -16,13 +16,14 @@ const BY_TYPE: Record<EventType, Record<string, unknown>> = {
     amount_minor: 19900,
     currency: 'CNY',
     quantity: 1,
-    item: { title: '职场沟通30讲', item_type: 'course', category: '职场', tags: ['沟通', '职场'], price_minor: 19900, currency: 'CNY' },
+    item: { title: '职场沟通30讲', item_type: 'course', category: '职场', tags: ['沟通', '职场'], price_minor: 19900, currency: 'CNY', url: 'https://learn.example.com/courses/1' },
   },
   refund: { item_id: 'course-1', amount_minor: 19900, currency: 'CNY' },
   renewal: { item_id: 'membership-1', amount_minor: 19800, currency: 'CNY' },
   subscription_cancel: { item_id: 'membership-1' },
   payment_failed: { item_id: 'membership-1', amount_minor: 19800, currency: 'CNY' },
   coupon_redeemed: { coupon_code: 'WELCOME10' },
+  email_click: { item_id: 'course-1' },
 };
 
 export function anEvent(type: EventType, overrides: Record<string, unknown> = {}): Record<string, unknown> {

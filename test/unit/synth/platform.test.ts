@@ -187,7 +187,8 @@ describe('generateUsers', () => {
         }
       }
     }
-    for (const t of EVENT_TYPES) expect(counts.get(t), t).toBeGreaterThan(0);
+    // email_click comes only from our own emails (the click redirect), never from the history.
+    for (const t of EVENT_TYPES.filter((t) => t !== 'email_click')) expect(counts.get(t), t).toBeGreaterThan(0);
     expect(total / sample.length).toBeGreaterThan(10);
     expect(total / sample.length).toBeLessThan(25);
     expect(max).toBeGreaterThan(100);
