@@ -22,7 +22,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startHttp(rt: Runtime, opts: { port?: number; host?: string; metrics?: Metrics } = {}): Promise<RunningServer> {
+export async function startHttp(rt: Runtime, opts: { port?: number; host?: string; metrics?: Metrics; now?: () => number } = {}): Promise<RunningServer> {
   // Readiness pings on a fail-fast connection; the dashboard's queues on a patient one.
   const probe = new Redis(rt.config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
   probe.on('error', () => {});
@@ -55,6 +55,7 @@ export async function startHttp(rt: Runtime, opts: { port?: number; host?: strin
     config: rt.config,
     db: rt.db,
     log: rt.log,
+    ...(opts.now ? { now: opts.now } : {}),
     unsubscribeSecret,
     checks: [
       { name: 'database', check: async () => void (await rt.db.query('select 1')) },

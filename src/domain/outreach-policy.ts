@@ -77,7 +77,7 @@ function assertUnreachable(x: never): never {
 }
 
 /** murmur3's fmix32 finalizer: full avalanche over the 32 bits. */
-function fmix32(h: number): number {
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -41,7 +41,7 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
         ...d.hooks,
       }),
       healthRouter(d.checks, now(), now),
-      ...(d.unsubscribeSecret ? [unsubscribeRouter({ db: d.db, secret: d.unsubscribeSecret })] : []),
+      ...(d.unsubscribeSecret ? [unsubscribeRouter({ db: d.db, secret: d.unsubscribeSecret, now })] : []),
       ...(d.extra ?? []),
     ],
   });

@@ -20,7 +20,7 @@ const INVALID = page(
 <h1>退订链接无效</h1><p>链接可能被修改或不完整。请使用邮件中的原始链接，或直接回复邮件，我们会为你退订。</p>`,
 );
 
-export function unsubscribeRouter(d: { db: Queryable; secret: string; onUnsubscribed?: () => void }): Router {
+export function unsubscribeRouter(d: { db: Queryable; secret: string; now?: () => number; onUnsubscribed?: () => void }): Router {
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
@@ -52,7 +52,7 @@ export function unsubscribeRouter(d: { db: Queryable; secret: string; onUnsubscr
         res.status(400).type('html').send(INVALID);
         return;
       }
-      await unsubscribe(d.db, userId);
+      await unsubscribe(d.db, userId, new Date((d.now ?? Date.now)()));
       d.onUnsubscribed?.();
       res.status(200).type('html').send(page('Unsubscribed · 已退订', `<h1>You are unsubscribed · 已退订</h1><p>We will not email you again. · 我们不会再给你发送这类邮件。</p>`));
     } catch (e) {

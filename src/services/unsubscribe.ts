@@ -17,9 +17,13 @@ export async function resolveUnsubscribeSecret(q: Queryable, configured: string)
   return (await getSetting<string>(q, KEY))!;
 }
 
-/** Marks the user unsubscribed (idempotent) and cancels their undelivered outreach. Returns false for an unknown user. */
-export async function unsubscribe(q: Queryable, userId: string): Promise<boolean> {
-  const rows = await q.query(`update users set unsubscribed_at = coalesce(unsubscribed_at, now()) where id = $1 returning id`, [userId]);
+/**
+ * Marks the user unsubscribed (idempotent) and cancels their undelivered outreach. Returns false
+ * for an unknown user. `at` comes from the caller's clock: settled outcomes compare it with
+ * conversion windows, which a simulated clock moves.
+ */
+export async function unsubscribe(q: Queryable, userId: string, at: Date = new Date()): Promise<boolean> {
+  const rows = await q.query(`update users set unsubscribed_at = coalesce(unsubscribed_at, $2) where id = $1 returning id`, [userId, at.toISOString()]);
   if (rows.length === 0) return false;
   await q.query(`update outreach set state = 'failed', last_error = 'unsubscribed' where user_id = $1 and state = 'planned'`, [userId]);
   return true;
