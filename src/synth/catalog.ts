@@ -64,6 +64,11 @@ const PRICES: Record<ContentType, readonly number[]> = {
 const MONTHLY_PRICES = [1900, 2500, 3000, 4900] as const;
 const YEARLY_PRICES = [19800, 25800, 36800, 49800] as const;
 
+/** The synthetic platform's page for an item (a reserved example domain: nothing real behind it). */
+function itemUrl(type: string, id: string): string {
+  return `https://learn.example.com/${type}/${encodeURIComponent(id)}`;
+}
+
 /**
  * Generates a catalog deterministically from `seed`. Every item type and both title
  * languages are present for any size ≥ {@link MIN_CATALOG_SIZE}.
@@ -123,6 +128,7 @@ export function generateCatalog(opts: CatalogOptions): ItemRecord[] {
           description: describe(rng, topic, type, title, lessons, english, teacher, bio, part, length),
           priceMinor: part > 1 && rng.chance(0.3) ? Math.max(990, price - 5000) : price,
           currency: 'CNY',
+          url: itemUrl(type, id),
         });
       }
       remaining -= length;
@@ -158,6 +164,7 @@ export function generateCatalog(opts: CatalogOptions): ItemRecord[] {
           `会员还可参加每月直播答疑，新课抢先看。`,
       priceMinor: price,
       currency: 'CNY',
+      url: itemUrl('membership', id),
     });
   }
   return items;

@@ -61,11 +61,40 @@ export interface UserTruth {
   topics: string[];
 }
 
+/** Latent traits the forward simulation's responses depend on (never a model input). */
+export interface UserTraits {
+  loyalty: number;
+  diligence: number;
+  couponTaste: number;
+  intensity: number;
+  phaseAtEnd: 'active' | 'fading' | 'quiet';
+}
+
 export interface SynthUser {
   user: UserRecord;
   /** Sorted by `occurredAt`, all before `end`, ids `s{seed}-{userIndex}-{k}`. */
   events: EventRecord[];
   truth: UserTruth;
+}
+
+export interface ForwardUser extends SynthUser {
+  /** The natural future after `end`, sorted, ids `s{seed}-{userIndex}-f{k}`. */
+  future: EventRecord[];
+  traits: UserTraits;
+}
+
+/**
+ * The seeded history of each user and their natural future up to `end + futureDays`: what
+ * they would do if nobody contacted them. The history is identical to {@link generateUsers}'s.
+ */
+export function* generateForward(opts: PlatformOptions & { futureDays: number }, catalog: ItemRecord[]): Generator<ForwardUser> {
+  if (!(opts.futureDays >= 0)) throw new RangeError(`futureDays must be ≥ 0, got ${opts.futureDays}`);
+  const days = opts.days ?? DEFAULT_DAYS;
+  const endMs = opts.end.getTime();
+  if (!Number.isFinite(endMs)) throw new RangeError('end must be a valid date');
+  const first = opts.firstUser ?? 0;
+  const sim = new UserSim(compileCatalog(catalog), opts.seed, endMs, days, endMs + opts.futureDays * DAY);
+  for (let i = first; i < first + opts.users; i++) yield sim.forward(i, endMs + opts.futureDays * DAY);
 }
 
 /**
@@ -180,6 +209,24 @@ const REFUNDED = 4;
 const ACTIVE = 0;
 const FADING = 1;
 const QUIET = 2;
+const PHASE_NAMES = ['active', 'fading', 'quiet'] as const;
+
+interface LoopState {
+  phase: number;
+  /** Log engagement and engagement. */
+  x: number;
+  e: number;
+  fadeLeft: number;
+  fadeFactor: number;
+  cancelInFade: boolean;
+  returnAt: number;
+  churnedAt: number;
+  week: number;
+  /** Start of the next week to simulate. */
+  w: number;
+  activity: number;
+  purchaseRate: number;
+}
 
 /** Relative likelihood of activity by local hour of day (commute, lunch, evening peak). */
 const HOUR_WEIGHTS = [2, 1, 0.5, 0.3, 0.3, 0.5, 1.5, 4, 5, 4, 3, 3, 5, 4, 3, 3, 3, 4, 5, 6, 8, 9, 8, 5];
@@ -276,19 +323,24 @@ class UserSim {
   private subItem = -1;
   private subNext = 0;
   private subAutoRenew = false;
+  private intensity = 1;
+  private phaseAtHistoryEnd = ACTIVE;
+  /** The weekly loop's state, kept between calls of advance() so a user's life can be continued. */
+  private readonly st: LoopState = { phase: ACTIVE, x: 0, e: 1, fadeLeft: 0, fadeFactor: 1, cancelInFade: false, returnAt: Infinity, churnedAt: -1, week: 0, w: 0, activity: 0, purchaseRate: 0 };
 
   constructor(
     private readonly m: CatalogModel,
     private readonly seed: number,
-    private readonly endMs: number,
+    private endMs: number,
     days: number,
+    horizonMs = endMs,
   ) {
     this.owned = new Uint8Array(m.items.length);
     this.startMs = endMs - days * DAY;
     // 618 (1–18 June) and Double 11 (1–11 November) in China time, for every year in range.
     const ranges: number[] = [];
     const y0 = new Date(this.startMs).getUTCFullYear();
-    const y1 = new Date(endMs).getUTCFullYear();
+    const y1 = new Date(Math.max(endMs, horizonMs)).getUTCFullYear();
     for (let y = y0; y <= y1; y++) {
       ranges.push(Date.UTC(y, 5, 1) - 8 * HOUR, Date.UTC(y, 5, 19) - 8 * HOUR, Date.UTC(y, 10, 1) - 8 * HOUR, Date.UTC(y, 10, 12) - 8 * HOUR);
     }
@@ -318,6 +370,7 @@ class UserSim {
     this.loyalty = loyalty;
     // Intensity: how much of their life the platform takes. Heavy users browse, study and buy more.
     const intensity = Math.exp(K.intensitySd * rng.normal() - K.intensitySd * K.intensitySd / 2);
+    this.intensity = intensity;
     const activity = K.views * 0.8 * intensity * (0.5 + 0.6 * loyalty);
     this.diligence = 1 / (1 + Math.exp(-(0.9 * rng.normal() + 2.5 * (loyalty - 0.5))));
     this.memberTaste = rng.chance(K.memberShare) ? 0.35 + 0.3 * loyalty : 0.01;
@@ -333,97 +386,21 @@ class UserSim {
     // Many sign up to buy something specific, within hours or days.
     if (rng.chance(K.intent + 0.3 * loyalty)) this.purchase(signup + MINUTE + rng.exponential(K.intentDelayDays * DAY), null, ACTIVE);
 
-    let phase = ACTIVE;
-    let x = 0.4 * rng.normal();
-    let e = Math.exp(x);
-    let fadeLeft = 0;
-    let fadeFactor = 1;
-    let cancelInFade = false;
-    let returnAt = Infinity;
-    let churnedAt = -1;
-    let week = 0;
-    for (let w = signup; w < end; w += WEEK, week++) {
-      const we = Math.min(w + WEEK, end);
-      if (phase === QUIET) {
-        if (this.subItem >= 0) this.billing(w, we, phase);
-        if (returnAt >= we) {
-          if (this.subItem < 0) {
-            // Nothing can happen before the comeback: skip straight to its week.
-            const skip = Math.floor((Math.min(returnAt, end) - w) / WEEK) - 1;
-            if (skip > 0) {
-              w += skip * WEEK;
-              week += skip;
-            }
-          }
-          continue;
-        }
-        phase = ACTIVE;
-        churnedAt = -1;
-        x = -0.3 + 0.3 * rng.normal();
-        e = Math.exp(x);
-        this.comeback(returnAt, we);
-      }
-
-      // Engagement: mean-reverting wander while active, steady decay while fading.
-      if (phase === ACTIVE) {
-        x = 0.88 * x + 0.3 * rng.normal();
-        e = Math.exp(x - 0.15);
-      } else {
-        e *= fadeFactor;
-      }
-
-      if (phase === ACTIVE) {
-        const h = this.hazardLogit(w, week, e);
-        if (rng.next() < 1 / (1 + Math.exp(-h))) {
-          phase = FADING;
-          fadeLeft = 4 + rng.int(9);
-          fadeFactor = 0.82 + 0.13 * rng.next();
-          cancelInFade = this.subItem >= 0 && this.subAutoRenew && rng.chance(0.55);
-        } else if (this.subItem >= 0 && this.subAutoRenew && rng.chance(0.004)) {
-          this.cancelSubscription(this.when(w, we));
-        }
-      }
-      if (phase === FADING && cancelInFade && this.subItem >= 0 && this.subAutoRenew && rng.chance(0.5)) {
-        this.cancelSubscription(this.when(w, we));
-        cancelInFade = false;
-      }
-
-      if (this.subItem >= 0) this.billing(w, we, phase);
-
-      const boost = week === 0 ? 2.5 : week === 1 ? 1.5 : 1;
-      // Browsing.
-      const views = rng.poisson(activity * e * boost);
-      for (let v = 0; v < views; v++) {
-        const t = week === 0 && v === 0 ? signup + rng.exponential(20 * MINUTE) : this.when(w, we);
-        if (t >= end) continue;
-        const item = this.oCount > 0 && rng.chance(0.3) ? (this.oItem[rng.int(this.oCount)] as number) : this.chooseItem(false);
-        if (item >= 0) this.push(t, 'view', item, null, null);
-      }
-
-      // Buying: most purchases follow days or weeks of looking at the item; some are impulses.
-      const promo = this.inPromo(w) || this.inPromo(we - 1) ? 1.8 : 1;
-      const firstBuy = this.purchases === 0 && week < 3 ? K.firstBuy : 1;
-      let p = purchaseRate * Math.pow(Math.min(e, 3), 1.2) * promo * firstBuy * (phase === FADING ? 0.3 : 1);
-      if (p > 0.9) p = 0.9;
-      for (let b = 0; b < 2 && rng.next() < (b === 0 ? p : p * 0.25); b++) {
-        const t = this.when(w, we);
-        if (rng.chance(0.25)) this.purchase(t, null, phase);
-        else this.consider(t, this.chooseItem(true), rng.chance(CONSIDER_BUY));
-      }
-      this.settleConsidered(we, phase);
-
-      // Studying what they own.
-      this.study(w, we, e, phase);
-
-      if (phase === FADING && --fadeLeft <= 0) {
-        phase = QUIET;
-        churnedAt = we;
-        this.cCount = 0;
-        // Users with a history here (purchases, finished courses) come back far more often.
-        const returnRate = (0.001 + K.retBuy * Math.min(this.purchases, 6) + K.retFin * Math.min(this.finished, 3)) * (K.retLoyBase + loyalty);
-        returnAt = we + Math.ceil(Math.log(1 - rng.next()) / Math.log(1 - returnRate)) * WEEK - rng.next() * WEEK;
-      }
-    }
+    const st = this.st;
+    st.phase = ACTIVE;
+    st.x = 0.4 * rng.normal();
+    st.e = Math.exp(st.x);
+    st.fadeLeft = 0;
+    st.fadeFactor = 1;
+    st.cancelInFade = false;
+    st.returnAt = Infinity;
+    st.churnedAt = -1;
+    st.week = 0;
+    st.w = signup;
+    st.activity = activity;
+    st.purchaseRate = purchaseRate;
+    this.advance(end);
+    this.phaseAtHistoryEnd = st.phase;
 
     const events = this.events;
     events.sort(byTime);
@@ -440,7 +417,129 @@ class UserSim {
         signupAt: new Date(signup),
       },
       events,
-      truth: { loyalty, churnedAt: churnedAt >= 0 ? new Date(Math.min(churnedAt, end - 1)) : null, topics },
+      truth: { loyalty, churnedAt: st.churnedAt >= 0 ? new Date(Math.min(st.churnedAt, end - 1)) : null, topics },
+    };
+  }
+
+  /**
+   * Simulates weeks from `st.w` up to `end`. The same loop serves the seeded history and its
+   * continuation past it (see {@link UserSim.forward}), so a user's future follows from their
+   * state at the end of their history.
+   */
+  private advance(end: number): void {
+    const rng = this.rng;
+    const st = this.st;
+    for (; st.w < end; st.w += WEEK, st.week++) {
+      const w = st.w;
+      const week = st.week;
+      const we = Math.min(w + WEEK, end);
+      if (st.phase === QUIET) {
+        if (this.subItem >= 0) this.billing(w, we, st.phase);
+        if (st.returnAt >= we) {
+          if (this.subItem < 0) {
+            // Nothing can happen before the comeback: skip straight to its week.
+            const skip = Math.floor((Math.min(st.returnAt, end) - w) / WEEK) - 1;
+            if (skip > 0) {
+              st.w += skip * WEEK;
+              st.week += skip;
+            }
+          }
+          continue;
+        }
+        st.phase = ACTIVE;
+        st.churnedAt = -1;
+        st.x = -0.3 + 0.3 * rng.normal();
+        st.e = Math.exp(st.x);
+        this.comeback(st.returnAt, we);
+      }
+
+      // Engagement: mean-reverting wander while active, steady decay while fading.
+      if (st.phase === ACTIVE) {
+        st.x = 0.88 * st.x + 0.3 * rng.normal();
+        st.e = Math.exp(st.x - 0.15);
+      } else {
+        st.e *= st.fadeFactor;
+      }
+      const e = st.e;
+
+      if (st.phase === ACTIVE) {
+        const h = this.hazardLogit(w, week, e);
+        if (rng.next() < 1 / (1 + Math.exp(-h))) {
+          st.phase = FADING;
+          st.fadeLeft = 4 + rng.int(9);
+          st.fadeFactor = 0.82 + 0.13 * rng.next();
+          st.cancelInFade = this.subItem >= 0 && this.subAutoRenew && rng.chance(0.55);
+        } else if (this.subItem >= 0 && this.subAutoRenew && rng.chance(0.004)) {
+          this.cancelSubscription(this.when(w, we));
+        }
+      }
+      if (st.phase === FADING && st.cancelInFade && this.subItem >= 0 && this.subAutoRenew && rng.chance(0.5)) {
+        this.cancelSubscription(this.when(w, we));
+        st.cancelInFade = false;
+      }
+
+      if (this.subItem >= 0) this.billing(w, we, st.phase);
+
+      const boost = week === 0 ? 2.5 : week === 1 ? 1.5 : 1;
+      // Browsing.
+      const views = rng.poisson(st.activity * e * boost);
+      for (let v = 0; v < views; v++) {
+        const t = week === 0 && v === 0 ? this.signupMs + rng.exponential(20 * MINUTE) : this.when(w, we);
+        if (t >= end) continue;
+        const item = this.oCount > 0 && rng.chance(0.3) ? (this.oItem[rng.int(this.oCount)] as number) : this.chooseItem(false);
+        if (item >= 0) this.push(t, 'view', item, null, null);
+      }
+
+      // Buying: most purchases follow days or weeks of looking at the item; some are impulses.
+      const promo = this.inPromo(w) || this.inPromo(we - 1) ? 1.8 : 1;
+      const firstBuy = this.purchases === 0 && week < 3 ? K.firstBuy : 1;
+      let p = st.purchaseRate * Math.pow(Math.min(e, 3), 1.2) * promo * firstBuy * (st.phase === FADING ? 0.3 : 1);
+      if (p > 0.9) p = 0.9;
+      for (let b = 0; b < 2 && rng.next() < (b === 0 ? p : p * 0.25); b++) {
+        const t = this.when(w, we);
+        if (rng.chance(0.25)) this.purchase(t, null, st.phase);
+        else this.consider(t, this.chooseItem(true), rng.chance(CONSIDER_BUY));
+      }
+      this.settleConsidered(we, st.phase);
+
+      // Studying what they own.
+      this.study(w, we, e, st.phase);
+
+      if (st.phase === FADING && --st.fadeLeft <= 0) {
+        st.phase = QUIET;
+        st.churnedAt = we;
+        this.cCount = 0;
+        // Users with a history here (purchases, finished courses) come back far more often.
+        const returnRate = (0.001 + K.retBuy * Math.min(this.purchases, 6) + K.retFin * Math.min(this.finished, 3)) * (K.retLoyBase + this.loyalty);
+        st.returnAt = we + Math.ceil(Math.log(1 - rng.next()) / Math.log(1 - returnRate)) * WEEK - rng.next() * WEEK;
+      }
+    }
+  }
+
+  /**
+   * The user's seeded history (exactly as {@link UserSim.run} makes it), then their natural
+   * future: the same simulation carried on from where the history ended up to `futureEnd`,
+   * as if nobody ever contacted them. Future event ids are `s{seed}-{index}-f{k}`.
+   */
+  forward(index: number, futureEnd: number): ForwardUser {
+    const history = this.run(index);
+    const histEnd = this.endMs;
+    this.events = [];
+    this.endMs = futureEnd;
+    this.st.w = histEnd;
+    try {
+      this.advance(futureEnd);
+    } finally {
+      this.endMs = histEnd;
+    }
+    const future = this.events.filter((e) => e.occurredAt.getTime() >= histEnd);
+    future.sort(byTime);
+    const prefix = `s${this.seed}-${index}-f`;
+    for (let k = 0; k < future.length; k++) (future[k] as EventRecord).eventId = prefix + k;
+    return {
+      ...history,
+      future,
+      traits: { loyalty: this.loyalty, diligence: this.diligence, couponTaste: this.couponTaste, intensity: this.intensity, phaseAtEnd: PHASE_NAMES[this.phaseAtHistoryEnd] as ForwardUser['traits']['phaseAtEnd'] },
     };
   }
 

@@ -38,6 +38,7 @@ export interface WireItem {
   description?: string;
   price_minor?: number;
   currency?: string;
+  url?: string;
 }
 
 /**
@@ -78,5 +79,6 @@ export function toWireItem(i: ItemRecord): WireItem {
   if (i.description !== undefined) out.description = i.description;
   if (i.priceMinor !== undefined) out.price_minor = i.priceMinor;
   if (i.currency !== undefined) out.currency = i.currency;
+  if (i.url !== undefined) out.url = i.url;
   return out;
 }
