@@ -8,6 +8,7 @@ import { createApp } from './app.js';
 import { healthRouter, type ReadinessCheck } from './health.js';
 import { webhookRouter } from './webhooks.js';
 import { unsubscribeRouter } from './unsubscribe.js';
+import { redirectRouter } from './redirect.js';
 
 export interface HttpDeps {
   config: Config;
@@ -15,7 +16,7 @@ export interface HttpDeps {
   log: Logger;
   checks: ReadinessCheck[];
   now?: () => number;
-  /** The key unsubscribe links are signed with (see resolveUnsubscribeSecret). */
+  /** The key unsubscribe links are signed with (see resolveUnsubscribeSecret); click links derive theirs from it. */
   unsubscribeSecret?: string;
   /** More routers to mount (Slack, metrics, dashboard). */
   extra?: Router[];
@@ -42,6 +43,8 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
       }),
       healthRouter(d.checks, now(), now),
       ...(d.unsubscribeSecret ? [unsubscribeRouter({ db: d.db, secret: d.unsubscribeSecret, now })] : []),
+      // Click links are signed with a key derived from the unsubscribe secret (domain/click-token.ts).
+      ...(d.unsubscribeSecret ? [redirectRouter({ db: d.db, secret: d.unsubscribeSecret, utmSource: d.config.UTM_SOURCE, now, log })] : []),
       ...(d.extra ?? []),
     ],
   });

@@ -41,13 +41,20 @@ export interface EmailContent {
   /** The user's IANA zone for dates; unknown or null → UTC. */
   timeZone: string | null;
   user: { name: string | null; email: string };
-  /** Best first. At least 1 for a win-back; the first {@link MAX_RECOMMENDATIONS} are shown. */
+  /**
+   * Best first. At least 1 for a win-back; the first {@link MAX_RECOMMENDATIONS} are shown. `url`
+   * (http(s)) links the title; outreach passes the item's tracked `/r/<token>` link, not its page.
+   */
   recommendations: { itemId: string; title: string; reason: RecommendationReason; url?: string | null }[];
   /** Required when `kind` is `coupon`. */
   coupon?: EmailCoupon;
   /** http(s) link to the unsubscribe page (the signed token is the caller's business). */
   unsubscribeUrl: string;
-  /** Optional http(s) link for the call-to-action button; without it the email says "open the app". */
+  /**
+   * Optional http(s) link for the call-to-action button. Without it a coupon email's button leads
+   * to the first shown recommendation that has a `url`; failing that (and in a win-back) the email
+   * says "open the app".
+   */
   ctaUrl?: string | null;
   /**
    * Titles of items that reasons refer to ("Because you bought X": X is usually not among the
@@ -184,6 +191,7 @@ function buildView(input: EmailContent, locale: EmailLocale): View {
     reason: renderReason(r.reason, locale, titleOf),
     url: r.url ? httpUrl(r.url, `url of recommendation ${r.itemId}`) : null,
   }));
+  const cta = ctaUrl ?? (input.kind === 'coupon' ? (recommendations.find((r) => r.url !== null)?.url ?? null) : null);
   let coupon: View['coupon'] = null;
   if (input.kind === 'coupon') {
     if (!input.coupon) throw new ValidationError('a coupon email needs a coupon');
@@ -196,7 +204,7 @@ function buildView(input: EmailContent, locale: EmailLocale): View {
     name: cleanName(input.user.name),
     recommendations,
     coupon,
-    ctaUrl,
+    ctaUrl: cta,
     unsubscribeUrl,
   };
 }

@@ -23,6 +23,7 @@ import {
   recordAttempt,
   releaseOutreach,
 } from '../store/outreach.js';
+import { itemClickUrl } from './click.js';
 import type { OutreachSettings } from './outreach-settings.js';
 
 /** Thrown to have the job retried after `delayMs` (the jobs layer maps it to BullMQ's backoff). */
@@ -68,6 +69,8 @@ export async function deliverEmail(d: DeliverDeps, s: OutreachSettings, outreach
     return 'skipped';
   }
   const unsubscribeUrl = `${s.publicBaseUrl}/unsubscribe?token=${signUnsubscribeToken(ctx.userId, s.unsubscribeSecret)}`;
+  // Item pages are linked through the signed click redirect (`/r/<token>`), never directly.
+  const links = { publicBaseUrl: s.publicBaseUrl, secret: s.unsubscribeSecret };
   const messageId = outreachMessageId(outreachId, s.from);
   try {
     const content = renderEmail({
@@ -75,7 +78,7 @@ export async function deliverEmail(d: DeliverDeps, s: OutreachSettings, outreach
       locale: ctx.locale,
       timeZone: ctx.timezone,
       user: { name: ctx.name, email: ctx.email },
-      recommendations: ctx.recommendations.map((r) => ({ itemId: r.itemId, title: r.title, reason: r.reason as RecommendationReason })),
+      recommendations: ctx.recommendations.map((r) => ({ itemId: r.itemId, title: r.title, reason: r.reason as RecommendationReason, url: itemClickUrl(links, outreachId, r) })),
       ...(ctx.coupon ? { coupon: ctx.coupon } : {}),
       // Titles of the items reasons point at ("because you bought 《X》").
       relatedTitles: Object.fromEntries(

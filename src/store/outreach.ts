@@ -120,7 +120,8 @@ export interface OutreachContext {
   timezone: string | null;
   unsubscribed: boolean;
   coupon: { code: string; kind: 'amount' | 'percent'; value: number; currency: string | null; expiresAt: Date } | null;
-  recommendations: { itemId: string; title: string; reason: unknown; reasonTitle: string | null }[];
+  /** Best first; `url` is the item's stored page (null when it has none). */
+  recommendations: { itemId: string; title: string; reason: unknown; reasonTitle: string | null; url: string | null }[];
 }
 
 export async function outreachContext(q: Queryable, id: number, maxRecommendations = 4): Promise<OutreachContext | null> {
@@ -128,7 +129,7 @@ export async function outreachContext(q: Queryable, id: number, maxRecommendatio
     `select o.id, o.user_id, o.tier, o.channel, u.email, u.name, u.locale, u.timezone, u.unsubscribed_at is not null as unsubscribed,
             c.code, c.kind, c.value, c.currency, c.expires_at,
             coalesce((select jsonb_agg(jsonb_build_object('itemId', r.item_id, 'title', coalesce(i.title, r.item_id), 'reason', r.reason,
-                                                      'reasonTitle', ri.title) order by r.rank)
+                                                      'reasonTitle', ri.title, 'url', i.url) order by r.rank)
                       from recommendations r left join items i on i.id = r.item_id left join items ri on ri.id = r.reason->>'itemId'
                       where r.user_id = o.user_id and r.rank <= $2), '[]'::jsonb) as recs
      from outreach o join users u on u.id = o.user_id left join coupons c on c.id = o.coupon_id
