@@ -82,14 +82,15 @@ program
 
 program
   .command('import')
-  .description('import CSV or NDJSON exports (formats in the README); idempotent, streaming')
+  .description('import CSV or NDJSON exports and past campaigns (formats in the README); idempotent, streaming')
   .option('--events <file>', 'events.csv / .ndjson')
   .option('--items <file>', 'items.csv / .ndjson')
   .option('--users <file>', 'users.csv / .ndjson')
+  .option('--outreach <file>', 'outreach.csv / .ndjson: past campaigns (treated and holdout), written after the events')
   .option('--source <name>', 'source name the event ids are unique within', 'default')
   .option('--strict', 'validate everything first; write nothing if any row is bad')
   .option('--json', 'machine-readable report')
-  .action(async (o: { events?: string; items?: string; users?: string; source: string; strict?: boolean; json?: boolean }) => {
+  .action(async (o: { events?: string; items?: string; users?: string; outreach?: string; source: string; strict?: boolean; json?: boolean }) => {
     const { importFiles } = await load.importer();
     const rt = await openRuntime({ requireMigrated: true });
     const progress = createProgress();
@@ -101,7 +102,7 @@ program
       progress.stop();
       if (o.json) out(JSON.stringify(report));
       else {
-        for (const f of report.files) out(`${f.file}: ${f.rows} rows, ${f.valid} valid, ${f.bad} bad${f.kind === 'events' ? `, ${f.inserted} new events, ${f.duplicates} already stored` : ''}`);
+        for (const f of report.files) out(`${f.file}: ${f.rows} rows, ${f.valid} valid, ${f.bad} bad${f.kind === 'events' ? `, ${f.inserted} new events, ${f.duplicates} already stored` : f.kind === 'outreach' ? `, ${f.inserted} new outreach rows, ${f.duplicates} already stored` : ''}`);
         for (const b of report.badRows) out(`  ${b.file}:${b.line}: ${b.field}: ${b.message}`);
         if (report.badTotal > report.badRows.length) out(`  … and ${report.badTotal - report.badRows.length} more bad rows`);
         if (!report.written) out('nothing was written (--strict and a bad row was found)');

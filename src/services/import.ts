@@ -1,9 +1,10 @@
 /**
- * Imports CSV or NDJSON exports of a product's history (formats in the README). Streams
- * each file once per pass and writes through the batch writer, so memory stays flat for
- * any file size. Idempotent: events are keyed by (source, event_id), users and items are
- * upserts. Bad rows are reported with file and line; `strict` validates the whole input
- * first and writes nothing if any row is bad.
+ * Imports CSV or NDJSON exports of a product's history and past campaigns (formats in the
+ * README). Streams each file once per pass and writes through batch writers, so memory stays
+ * flat for any file size. Idempotent: events are keyed by (source, event_id), users and items
+ * are upserts, imported outreach is keyed by (campaign, user_id, sent_at). Every file's header
+ * is checked before anything is written. Bad rows are reported with file and line; `strict`
+ * validates the whole input first and writes nothing if any row is bad.
  */
 import { createReadStream, statSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -13,11 +14,13 @@ import { parse as parseCsv } from 'csv-parse';
 import type { z } from 'zod';
 import { describeIssues, ItemProfile, parseEvent, toRecords, UserProfile, Id, type FieldIssue, type ItemRecord, type UserRecord } from '../domain/events.js';
 import { ValidationError } from '../domain/errors.js';
+import { OUTREACH_IMPORT_COLUMNS, OUTREACH_IMPORT_REQUIRED, parseOutreachImportRow, type ImportedOutreach } from '../domain/outreach-import.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { analyzeTables, createBatchWriter, type BatchWriter } from '../store/batch-writer.js';
+import { analyzeOutreach, createOutreachImportWriter, type OutreachImportWriter } from '../store/outreach-import.js';
 
-export type FileKind = 'events' | 'items' | 'users';
+export type FileKind = 'events' | 'items' | 'users' | 'outreach';
 
 export interface ImportProgress {
   file: string;
@@ -62,6 +65,8 @@ export interface ImportRequest {
   events?: string | undefined;
   items?: string | undefined;
   users?: string | undefined;
+  /** Past campaigns: `user_id,campaign,sent_at,offer,group,coupon_code,discount_minor,currency`. */
+  outreach?: string | undefined;
   strict?: boolean;
   source?: string;
   onProgress?: (p: ImportProgress) => void;
@@ -69,18 +74,25 @@ export interface ImportRequest {
 }
 
 const EVENT_COLUMNS = ['event_id', 'type', 'user_id', 'occurred_at', 'item_id', 'amount_minor', 'currency', 'quantity', 'lesson_id', 'percent', 'coupon_code'];
-const ITEM_COLUMNS = ['item_id', 'title', 'item_type', 'category', 'tags', 'description', 'price_minor', 'currency'];
+const ITEM_COLUMNS = ['item_id', 'title', 'item_type', 'category', 'tags', 'description', 'price_minor', 'currency', 'url'];
 const USER_COLUMNS = ['user_id', 'email', 'name', 'locale', 'timezone', 'signup_at'];
 const REQUIRED: Record<FileKind, string[]> = {
   events: ['event_id', 'type', 'user_id', 'occurred_at'],
   items: ['item_id'],
   users: ['user_id'],
+  outreach: [...OUTREACH_IMPORT_REQUIRED],
 };
-const KNOWN: Record<FileKind, string[]> = { events: EVENT_COLUMNS, items: ITEM_COLUMNS, users: USER_COLUMNS };
-const NUMERIC = new Set(['amount_minor', 'quantity', 'percent', 'price_minor']);
+const KNOWN: Record<FileKind, string[]> = { events: EVENT_COLUMNS, items: ITEM_COLUMNS, users: USER_COLUMNS, outreach: [...OUTREACH_IMPORT_COLUMNS] };
+/**
+ * Kinds whose CSV header may not carry columns we do not know: a misspelt `coupon_cod` would
+ * otherwise drop every coupon silently. (Events, items and users keep ignoring extra columns,
+ * which existing exports rely on.)
+ */
+const STRICT_HEADER = new Set<FileKind>(['outreach']);
+const NUMERIC = new Set(['amount_minor', 'quantity', 'percent', 'price_minor', 'discount_minor']);
 
 type Parsed =
-  | { ok: true; event?: ReturnType<typeof toRecords>['event']; user?: UserRecord; item?: ItemRecord | null }
+  | { ok: true; event?: ReturnType<typeof toRecords>['event']; user?: UserRecord; item?: ItemRecord | null; outreach?: ImportedOutreach }
   | { ok: false; issues: FieldIssue[] };
 
 /** A CSV cell → the JSON value the event schema expects: empty means absent, numbers become numbers. */
@@ -101,6 +113,10 @@ function csvToObject(kind: FileKind, row: Record<string, string>): Record<string
 }
 
 function parseRow(kind: FileKind, o: unknown, source: string): Parsed {
+  if (kind === 'outreach') {
+    const r = parseOutreachImportRow(o);
+    return r.ok ? { ok: true, outreach: r.row } : r;
+  }
   if (kind === 'events') {
     const r = parseEvent(o);
     if (!r.ok) return r;
@@ -116,10 +132,58 @@ function parseRow(kind: FileKind, o: unknown, source: string): Parsed {
   if (!p.success) return { ok: false, issues: describeIssues(p.error, '', rest) };
   if (kind === 'items') {
     const d = p.data as z.infer<typeof ItemProfile>;
-    return { ok: true, item: { id: id.data, title: d.title, itemType: d.item_type, category: d.category, tags: d.tags, description: d.description, priceMinor: d.price_minor, currency: d.currency } };
+    return { ok: true, item: { id: id.data, title: d.title, itemType: d.item_type, category: d.category, tags: d.tags, description: d.description, priceMinor: d.price_minor, currency: d.currency, url: d.url } };
   }
   const d = p.data as z.infer<typeof UserProfile>;
   return { ok: true, user: { id: id.data, email: d.email, name: d.name, locale: d.locale, timezone: d.timezone, signupAt: d.signup_at ? new Date(d.signup_at) : undefined } };
+}
+
+/** Why a CSV header cannot be read as `kind`, or null when it can. */
+function headerProblem(file: string, kind: FileKind, header: readonly string[]): string | null {
+  const expected = `expected columns: ${KNOWN[kind].join(',')}`;
+  const missing = REQUIRED[kind].filter((c) => !header.includes(c));
+  if (missing.length) return `${file}: the header row lacks required column(s) ${missing.join(', ')}; ${expected}`;
+  if (STRICT_HEADER.has(kind)) {
+    const unknown = header.filter((c) => !KNOWN[kind].includes(c));
+    if (unknown.length) return `${file}: the header row has unknown column(s) ${unknown.join(', ')}; ${expected}`;
+    const repeated = header.filter((c, i) => header.indexOf(c) !== i);
+    if (repeated.length) return `${file}: the header row repeats column(s) ${[...new Set(repeated)].join(', ')}`;
+  }
+  return null;
+}
+
+function formatOf(file: string): 'csv' | 'ndjson' {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.ndjson' || ext === '.jsonl') return 'ndjson';
+  if (ext === '.csv') return 'csv';
+  throw new ValidationError(`${file}: unknown format "${ext}"; expected .csv, .ndjson or .jsonl`);
+}
+
+/**
+ * Checks that a file exists, has a known format and (CSV) a usable header, reading only its
+ * first record: run for every file before the first write, so a bad header in the last file
+ * does not leave the first ones half imported.
+ */
+async function checkFile(file: string, kind: FileKind): Promise<void> {
+  try {
+    statSync(file);
+  } catch {
+    throw new ValidationError(`${file}: no such file`);
+  }
+  if (formatOf(file) !== 'csv') return;
+  // A header longer than 1 MiB is not one; `to: 1` stops the parser after the first record.
+  const input = createReadStream(file, { end: 1024 * 1024 - 1 });
+  try {
+    const parser = input.pipe(parseCsv({ bom: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: true, to: 1 }));
+    for await (const record of parser as AsyncIterable<string[]>) {
+      const problem = headerProblem(file, kind, record.map((c) => c.trim()));
+      if (problem) throw new ValidationError(problem);
+      return;
+    }
+    // An empty file imports nothing, as it always has.
+  } finally {
+    input.destroy();
+  }
 }
 
 /** Yields `{ line, value }` for each row of a CSV or NDJSON file, counting bytes for progress. */
@@ -131,8 +195,7 @@ async function* readRows(file: string, kind: FileKind, onBytes: (n: number) => v
     },
   });
   const input = createReadStream(file).on('error', (e) => counter.destroy(e)).pipe(counter);
-  const ext = extname(file).toLowerCase();
-  if (ext === '.ndjson' || ext === '.jsonl') {
+  if (formatOf(file) === 'ndjson') {
     let line = 0;
     for await (const text of createInterface({ input, crlfDelay: Infinity })) {
       line++;
@@ -146,14 +209,13 @@ async function* readRows(file: string, kind: FileKind, onBytes: (n: number) => v
     }
     return;
   }
-  if (ext !== '.csv') throw new ValidationError(`${file}: unknown format "${ext}"; expected .csv, .ndjson or .jsonl`);
   let header: string[] | null = null;
   const parser = input.pipe(parseCsv({ bom: true, info: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: true }));
   for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
     if (header === null) {
       header = rec.record.map((c) => c.trim());
-      const missing = REQUIRED[kind].filter((c) => !header!.includes(c));
-      if (missing.length) throw new ValidationError(`${file}: the header row lacks required column(s) ${missing.join(', ')}; expected columns: ${KNOWN[kind].join(',')}`);
+      const problem = headerProblem(file, kind, header);
+      if (problem) throw new ValidationError(problem);
       continue;
     }
     if (rec.record.length !== header.length) {
@@ -166,12 +228,17 @@ async function* readRows(file: string, kind: FileKind, onBytes: (n: number) => v
   }
 }
 
+interface Writers {
+  rows: BatchWriter;
+  outreach: OutreachImportWriter;
+}
+
 async function passFile(
   file: string,
   kind: FileKind,
   phase: 'validate' | 'write',
   req: ImportRequest,
-  writer: BatchWriter | null,
+  writers: Writers | null,
   report: ImportReport,
 ): Promise<FileReport> {
   const source = req.source ?? 'default';
@@ -187,7 +254,9 @@ async function passFile(
       req.onProgress({ file, kind, phase, rows: fr.rows, bytes, totalBytes });
     }
   };
-  const before = writer ? { ...writer.stats } : null;
+  // Events and outreach count new rows and duplicates; items and users are upserts.
+  const counted = writers ? (kind === 'outreach' ? writers.outreach.stats : writers.rows.stats) : null;
+  const before = counted ? { inserted: counted.inserted, duplicates: counted.duplicates } : null;
   for await (const row of readRows(file, kind, (n) => (bytes += n))) {
     fr.rows++;
     const parsed: Parsed = 'error' in row ? { ok: false, issues: [{ field: '(row)', message: row.error }] } : parseRow(kind, row.value, source);
@@ -204,31 +273,32 @@ async function passFile(
       continue;
     }
     fr.valid++;
-    if (writer) {
-      if (parsed.event) await writer.add({ event: parsed.event, user: { id: parsed.event.userId }, item: parsed.event.itemId ? { id: parsed.event.itemId } : undefined });
-      else await writer.add({ user: parsed.user, item: parsed.item ?? undefined });
+    if (writers) {
+      if (parsed.outreach) await writers.outreach.add(parsed.outreach);
+      else if (parsed.event) await writers.rows.add({ event: parsed.event, user: { id: parsed.event.userId }, item: parsed.event.itemId ? { id: parsed.event.itemId } : undefined });
+      else await writers.rows.add({ user: parsed.user, item: parsed.item ?? undefined });
     }
     tick();
   }
-  if (writer && before) {
-    await writer.flush();
-    fr.inserted = writer.stats.inserted - before.inserted;
-    fr.duplicates = writer.stats.duplicates - before.duplicates;
+  if (writers && counted && before) {
+    await (kind === 'outreach' ? writers.outreach.flush() : writers.rows.flush());
+    fr.inserted = counted.inserted - before.inserted;
+    fr.duplicates = counted.duplicates - before.duplicates;
   }
   tick(true);
   return fr;
 }
 
+/**
+ * Imports the files a request names, in the order items, users, events, outreach (past
+ * campaigns last, after the events they will be settled against). Throws a ValidationError
+ * before writing anything when a file is missing, has an unknown format or a header that
+ * lacks a required column.
+ */
 export async function importFiles(deps: ImportDeps, req: ImportRequest): Promise<ImportReport> {
-  const files = (['items', 'users', 'events'] as const).flatMap((kind) => (req[kind] ? [{ kind, file: req[kind] }] : []));
-  if (files.length === 0) throw new ValidationError('nothing to import: give --events, --items or --users');
-  for (const f of files) {
-    try {
-      statSync(f.file);
-    } catch {
-      throw new ValidationError(`${f.file}: no such file`);
-    }
-  }
+  const files = (['items', 'users', 'events', 'outreach'] as const).flatMap((kind) => (req[kind] ? [{ kind, file: req[kind] }] : []));
+  if (files.length === 0) throw new ValidationError('nothing to import: give --events, --items, --users or --outreach');
+  for (const f of files) await checkFile(f.file, f.kind);
   const report: ImportReport = { files: [], badRows: [], badTotal: 0, written: false };
   if (req.strict) {
     // All or nothing: validate everything before the first write.
@@ -240,12 +310,14 @@ export async function importFiles(deps: ImportDeps, req: ImportRequest): Promise
       }
     }
   }
-  const writer = createBatchWriter(deps.db);
+  const writers: Writers = { rows: createBatchWriter(deps.db), outreach: createOutreachImportWriter(deps.db) };
   for (const f of files) {
-    report.files.push(await passFile(f.file, f.kind, 'write', req, writer, report));
+    report.files.push(await passFile(f.file, f.kind, 'write', req, writers, report));
   }
-  await writer.flush();
+  await writers.rows.flush();
+  await writers.outreach.flush();
   await analyzeTables(deps.db);
+  if (req.outreach) await analyzeOutreach(deps.db);
   report.written = true;
   deps.log.info({ files: report.files, badTotal: report.badTotal }, 'import finished');
   return report;

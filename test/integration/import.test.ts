@@ -84,6 +84,25 @@ describe('import', () => {
     expect(r.badRows[0]).toMatchObject({ line: 2, message: expect.stringMatching(/not valid JSON/) });
   });
 
+  it('imports an item url (http/https) and reports any other url as a bad row', async () => {
+    const items = file(
+      'items-url.csv',
+      `item_id,title,url
+url1,With a page,https://example.com/courses/url1?utm=x
+url2,Not a web page,javascript:alert(1)
+url3,No url,
+`,
+    );
+    const r = await importFiles({ db: t.db, log: silentLogger }, { items });
+    expect(r.files[0]).toMatchObject({ rows: 3, valid: 2, bad: 1 });
+    expect(r.badRows).toEqual([{ file: items, line: 3, field: 'url', message: 'must be an http:// or https:// URL' }]);
+    const rows = await t.db.query<any>(`select id, url from items where id like 'url%' order by id`);
+    expect(rows).toEqual([
+      { id: 'url1', url: 'https://example.com/courses/url1?utm=x' },
+      { id: 'url3', url: null },
+    ]);
+  });
+
   it('refuses a file whose header lacks required columns, writing nothing', async () => {
     const events = file('noheader.csv', 'user_id,type\nu1,view\n');
     await expect(importFiles({ db: t.db, log: silentLogger }, { events })).rejects.toThrow(/lacks required column\(s\) event_id, occurred_at/);
