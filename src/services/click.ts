@@ -3,10 +3,11 @@
  * on one does — record one `email_click` event (through the same `writeBatch` the webhook
  * ingest uses) and name the item's own page, with UTM parameters, as the redirect target.
  *
- * The target is only ever the stored URL of an item the email could have shown: a token names
- * an outreach row and an item, and the row must have been emailed, the item must be among its
- * user's recommendations, and its stored URL must be a plain http(s) URL. Anything else is a
- * NotFoundError or ValidationError, never a redirect somewhere else.
+ * The target is only ever the stored URL of an item we linked: a token names an outreach row and
+ * an item under our signature (only delivery mints them), the row must have been emailed, and
+ * the item's stored URL must be a plain http(s) URL. Anything else is a NotFoundError or
+ * ValidationError, never a redirect somewhere else. The link keeps working after the user's
+ * recommendations change (a click often comes days later, after a refresh or the purchase).
  */
 import { createHash } from 'node:crypto';
 import { signClickToken, type ClickClaims } from '../domain/click-token.js';
@@ -104,18 +105,17 @@ export interface ClickResult {
 }
 
 /**
- * Follows a verified click token: checks that the token's outreach row was emailed and that the
- * item is one its email could have linked, records the `email_click` event (unless
+ * Follows a verified click token: checks that the token's outreach row was emailed and the item
+ * has a plain http(s) page, records the `email_click` event (unless
  * `record: false`, for HEAD requests link scanners send), and returns the redirect target.
- * @throws NotFoundError for an unknown or never-emailed outreach row, an unknown item, an item
- *   not among the user's recommendations, or an item without a URL
+ * @throws NotFoundError for an unknown or never-emailed outreach row, an unknown item, or an
+ *   item without a URL
  * @throws ValidationError when the item's stored URL is not a plain http(s) URL
  */
 export async function followClick(d: ClickDeps, claims: ClickClaims, opts: { record?: boolean } = {}): Promise<ClickResult> {
   const { outreachId, itemId } = claims;
-  const [row] = await d.db.query<{ user_id: string; campaign: string; state: string; holdout: boolean; item_exists: boolean; url: string | null; recommended: boolean }>(
-    `select o.user_id, o.campaign, o.state, o.holdout, i.id is not null as item_exists, i.url,
-            exists (select 1 from recommendations r where r.user_id = o.user_id and r.item_id = $2) as recommended
+  const [row] = await d.db.query<{ user_id: string; campaign: string; state: string; holdout: boolean; item_exists: boolean; url: string | null }>(
+    `select o.user_id, o.campaign, o.state, o.holdout, i.id is not null as item_exists, i.url
      from outreach o left join items i on i.id = $2
      where o.id = $1`,
     [outreachId, itemId],
@@ -126,9 +126,6 @@ export async function followClick(d: ClickDeps, claims: ClickClaims, opts: { rec
     throw new NotFoundError(`outreach ${outreachId} was never emailed (state ${row.state}${row.holdout ? ', holdout' : ''})`);
   }
   if (!row.item_exists) throw new NotFoundError(`item ${itemId} does not exist (click on outreach ${outreachId})`);
-  // The email showed the user's top recommendations when it was sent; the table keeps more ranks
-  // than an email shows, so a link stays valid through small reshuffles (see the report's open points).
-  if (!row.recommended) throw new NotFoundError(`item ${itemId} is not among the recommendations of outreach ${outreachId}'s user`);
   if (!row.url) throw new NotFoundError(`item ${itemId} has no URL (click on outreach ${outreachId})`);
   if (!isRedirectable(row.url)) throw new ValidationError(`item ${itemId} has a stored URL that is not a plain http(s) URL (click on outreach ${outreachId})`);
   const location = withUtm(row.url, { source: d.utmSource, campaign: row.campaign, content: itemId });

@@ -153,9 +153,8 @@ describe('GET /r/<token>', () => {
     await expectInvalidPage(await get(`/r/${good}/extra`), 404);
   });
 
-  it('shows the page (404) for a validly signed token the email could not have held', async () => {
+  it('shows the page (404) for a validly signed token whose row or item cannot be followed', async () => {
     for (const [outreachId, item] of [
-      [outreach.sent, 'not-recommended'], // a token for another item: exists, has a URL, was not in this email
       [outreach.sent, 'no-such-item'],
       [outreach.planned, 'course-1'], // never emailed
       [999_999, 'course-1'], // no such outreach row
