@@ -22,6 +22,8 @@ export const JOBS = {
   'outreach.send-email': { queue: QUEUES.delivery, schema: z.strictObject({ outreachId: Id }), attempts: 50 },
   'webhook.deliver': { queue: QUEUES.delivery, schema: z.strictObject({ deliveryId: Id }), attempts: 50 },
   'outreach.sweep': { queue: QUEUES.delivery, schema: z.strictObject({}), attempts: 1 },
+  /** Settles outreach whose conversion window closed into outreach_outcomes (idempotent; runs may overlap). */
+  'outreach.settle': { queue: QUEUES.delivery, schema: z.strictObject({}), attempts: 3 },
 } as const;
 
 export type JobName = keyof typeof JOBS;

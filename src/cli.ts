@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { AppError } from './domain/errors.js';
+import { AppError, ValidationError } from './domain/errors.js';
 import { isExplicit } from './config.js';
 import { createProgress } from './cli/progress.js';
 import { openRuntime } from './cli/runtime.js';
@@ -128,6 +128,7 @@ function days(v: string): number {
 }
 
 const pct = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+const num = (v: number) => (Number.isFinite(v) ? (v >= 0 ? ' ' : '') + v.toFixed(3) : '  n/a');
 
 program
   .command('seed')
@@ -181,17 +182,49 @@ program
 
 program
   .command('backtest')
-  .description('train as of a cutoff and evaluate churn, repeat purchase and recommendations on the window after it')
-  .requiredOption('--cutoff <date>', 'the cutoff date, e.g. 2026-06-01', isoDate('--cutoff'))
+  .description('train as of a cutoff and evaluate churn, repeat purchase and recommendations on the window after it; --uplift: the uplift model on settled outreach')
+  .option('--cutoff <date>', 'the cutoff date, e.g. 2026-06-01 (required unless --uplift)', isoDate('--cutoff'))
   .option('--horizon <days>', 'churn horizon, e.g. 90d', days, undefined)
   .option('--k <n>', 'recommendations per user', positiveInt('--k'), 10)
+  .option('--uplift', 'fit and evaluate the uplift model on the settled outreach (users split 70/30 by a hash of the id)')
+  .option('--campaign <name>', 'with --uplift: only this campaign\'s outreach')
+  .option('--outcome <outcome>', 'with --uplift: purchase (a purchase or renewal in the window) or engagement (any event)', (v: string) => {
+    if (v !== 'purchase' && v !== 'engagement') throw new InvalidArgumentError('--outcome must be purchase or engagement');
+    return v;
+  }, 'purchase')
   .option('--json', 'one JSON object')
-  .action(async (o: { cutoff: Date; horizon?: number; k: number; json?: boolean }) => {
+  .action(async (o: { cutoff?: Date; horizon?: number; k: number; uplift?: boolean; campaign?: string; outcome: 'purchase' | 'engagement'; json?: boolean }) => {
+    if (o.uplift) {
+      const { backtestUplift } = await import('./services/uplift.js');
+      const rt = await openRuntime({ requireMigrated: true });
+      try {
+        const r = await backtestUplift(rt.db, { campaign: o.campaign, outcome: o.outcome });
+        if (o.json) {
+          out(JSON.stringify(r));
+          return;
+        }
+        out(`Uplift backtest on settled outreach${r.campaign ? ` of campaign ${r.campaign}` : ''}, outcome: ${r.outcome} (test users: 30% by a hash of the id)`);
+        out('');
+        out('offer    learner                Qini    AUUC   uplift@10%  @30%    @50%    random Qini  risk Qini   train/test  treated/holdout rate');
+        for (const [offer, m] of Object.entries(r.uplift)) {
+          if (!m) continue;
+          out(`${offer.padEnd(8)} ${m.learner.padEnd(21)} ${num(m.qini)}  ${num(m.auuc)}  ${pct(m.upliftAt['0.1'])}      ${pct(m.upliftAt['0.3'])}  ${pct(m.upliftAt['0.5'])}  ${num(m.random.qini)}       ${num(m.risk.qini)}      ${m.nTrain}/${m.nTest}   ${pct(m.treatedRate)}/${pct(m.holdoutRate)}`);
+        }
+        for (const [offer, why] of Object.entries(r.skipped)) out(`${offer.padEnd(8)} not evaluated: ${why}`);
+        out('');
+        out('Qini and AUUC are normalised as scikit-uplift does: (model − random) / (perfect − random); 0 is random, 1 the ideal ranking.');
+      } finally {
+        await rt.close();
+      }
+      return;
+    }
+    if (!o.cutoff) throw new ValidationError('backtest needs --cutoff <date> (or --uplift for the uplift model)');
+    const cutoff = o.cutoff;
     const [{ modelSettings }, { backtest }] = await Promise.all([load.settings(), load.backtest()]);
     const rt = await openRuntime({ requireMigrated: true });
     try {
       const s = modelSettings(rt.config);
-      const r = await backtest(rt, s, { cutoff: o.cutoff, horizonDays: o.horizon, k: o.k });
+      const r = await backtest(rt, s, { cutoff, horizonDays: o.horizon, k: o.k });
       if (o.json) {
         out(JSON.stringify(r));
         return;
@@ -227,7 +260,7 @@ program
     const rt = await openRuntime({ requireMigrated: true });
     const jobs = await openJobsRuntime(rt);
     if (o.schedules) {
-      await upsertSchedules(jobs.queues, { rescoreCron: rt.config.RESCORE_CRON, recommendCron: rt.config.RECOMMEND_CRON, sweepCron: rt.config.SWEEP_CRON, tz: rt.config.SCHEDULE_TZ });
+      await upsertSchedules(jobs.queues, { rescoreCron: rt.config.RESCORE_CRON, recommendCron: rt.config.RECOMMEND_CRON, sweepCron: rt.config.SWEEP_CRON, settleCron: rt.config.SETTLE_CRON, tz: rt.config.SCHEDULE_TZ });
     }
     const { createMetrics, metricsRouter } = await import('./http/metrics.js');
     const metrics = createMetrics(rt.db);
@@ -290,28 +323,69 @@ program
 const report = program.command('report').description('reports for the growth team');
 report
   .command('campaigns')
-  .description('treated vs holdout conversion, uplift with a 95% CI, revenue per user and coupon redemption, per tier')
-  .option('--since <date>', 'outreach planned on or after this date (default: 30 days ago)', isoDate('--since'))
+  .description('settled outcomes, treated vs holdout: uplift, incremental conversions and revenue, coupon cost, net revenue and ROI with 95% intervals, per offer, tier and cycle')
+  .option('--since <date>', 'outcomes whose window started on or after this date (default: all)', isoDate('--since'))
+  .option('--cycles <n>', 'cycles in the trend', positiveInt('--cycles'), 8)
   .option('--json', 'one JSON object')
-  .action(async (o: { since?: Date; json?: boolean }) => {
+  .action(async (o: { since?: Date; cycles: number; json?: boolean }) => {
     const { campaignReport } = await load.campaigns();
     const rt = await openRuntime({ requireMigrated: true });
     try {
-      const since = o.since ?? new Date(Date.now() - 30 * 86_400_000);
-      const r = await campaignReport(rt.db, { since, windowDays: rt.config.CONVERSION_WINDOW_DAYS });
+      const currency = rt.config.COUPON_CURRENCY;
+      const r = await campaignReport(rt.db, { since: o.since, cycles: o.cycles, windowDays: rt.config.CONVERSION_WINDOW_DAYS, now: new Date(), currency });
       if (o.json) {
         out(JSON.stringify(r));
         return;
       }
-      out(`Campaigns since ${r.since.slice(0, 10)} (conversion = purchase or renewal within ${r.windowDays} days)`);
-      out('tier      treated (conv.)        holdout (conv.)        uplift [95% CI]              rev/user treated vs holdout   coupons redeemed');
-      for (const t of [...r.tiers, r.overall]) {
-        const g = (x: typeof t.treated) => `${x.users} (${(100 * x.conversionRate).toFixed(1)}%)`.padEnd(22);
-        const u = t.uplift === null ? 'n/a'.padEnd(28) : `${(100 * t.uplift).toFixed(1)} pp [${t.ci95 ? `${(100 * t.ci95[0]).toFixed(1)}, ${(100 * t.ci95[1]).toFixed(1)}` : 'n/a'}]`.padEnd(28);
-        const rev = `${(t.treated.revenuePerUserMinor / 100).toFixed(2)} vs ${(t.holdout.revenuePerUserMinor / 100).toFixed(2)}`.padEnd(29);
-        const c = t.coupons.issued ? `${t.coupons.redeemed}/${t.coupons.issued}` : '-';
-        out(`${t.tier.padEnd(9)} ${g(t.treated)} ${g(t.holdout)} ${u} ${rev} ${c}`);
-      }
+      // Money in major units of the currency (0 decimals for JPY, 2 for CNY…).
+      const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+      const money = (minor: number | null) => (minor === null ? '-' : (minor / 10 ** digits).toFixed(digits));
+      const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
+      const est = (value: number | null, ci: [number, number] | null, f: (x: number) => string) =>
+        value === null ? '-' : `${f(value)} ${ci ? `[${f(ci[0])}, ${f(ci[1])}]` : '[n/a]'}`;
+      const table = (rows: string[][]) => {
+        const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+        for (const row of rows) out(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+      };
+      type Seg = typeof r.overall;
+      const arm = (a: Seg['treated']) => `${a.n} (${pct(a.conversionRate)})`;
+      const line = (s: Seg) => [
+        s.offer,
+        s.tier,
+        arm(s.treated),
+        arm(s.holdout),
+        est(s.uplift, s.upliftCi, (x) => (100 * x).toFixed(1)),
+        est(s.incrementalConversions, s.incrementalConversionsCi, (x) => x.toFixed(1)),
+        est(s.incrementalRevenueMinor, s.incrementalRevenueCi, money),
+        money(s.couponCostMinor),
+        est(s.netIncrementalRevenueMinor, s.netIncrementalRevenueCi, money),
+        s.roi === null ? '-' : s.roi.toFixed(2),
+        `${pct(s.treated.clickRate)} / ${pct(s.holdout.clickRate)}`,
+        `${pct(s.treated.unsubscribeRate)} / ${pct(s.holdout.unsubscribeRate)}`,
+        s.coupons.issued ? `${s.coupons.redeemed}/${s.coupons.issued}` : '-',
+      ];
+      out(`Campaign outcomes, windows starting ${r.since ? `on or after ${r.since.slice(0, 10)}` : 'at any time'} (conversion: a purchase or renewal within ${r.windowDays} days); money in ${currency}`);
+      const open =
+        r.unsettledWindowOpen === null || r.unsettled === 0
+          ? ''
+          : `: ${r.unsettledWindowOpen} with the window still open${r.nextWindowCloseAt ? ` (the next closes ${r.nextWindowCloseAt.slice(0, 16).replace('T', ' ')} UTC)` : ''}, ${r.unsettledDue} waiting for the next settle run`;
+      out(`${r.settled} outreach rows settled; ${r.unsettled} not settled yet${open}.`);
+      if (r.settled === 0) return;
+      out('Intervals are 95%, by user (a user has a row per cycle); treated = assigned an offer, sent or not; net = gross − coupon cost.');
+      out('');
+      table([
+        ['offer', 'tier', 'treated (conv.)', 'holdout (conv.)', 'uplift pp [95% CI]', 'incr. conversions', 'incr. gross revenue', 'coupon cost', 'net incr. revenue', 'ROI', 'clicks t/h', 'unsubscribed t/h', 'coupons redeemed'],
+        ...r.offerTiers.map(line),
+        ...r.offers.map(line),
+        ...r.tiers.map(line),
+        line(r.overall),
+      ]);
+      out('');
+      out(`Trend (the last ${r.trend.length} cycles)`);
+      table([
+        ['cycle', 'window start', 'treated', 'holdout', 'net incr. revenue [95% CI]', 'coupon cost', 'ROI'],
+        ...r.trend.map((c) => [c.cycleId, c.windowStart.slice(0, 10), String(c.treated), String(c.holdout), est(c.netIncrementalRevenueMinor, c.netIncrementalRevenueCi, money), money(c.couponCostMinor), c.roi === null ? '-' : c.roi.toFixed(2)]),
+      ]);
     } finally {
       await rt.close();
     }
@@ -387,17 +461,34 @@ webhooks
 
 program
   .command('demo')
-  .description('set up and run one whole cycle on a synthetic platform through the real workers, then report')
+  .description('set up and run one whole cycle on a synthetic platform through the real workers, then report; --days N then simulates N days of the loop')
   .option('--users <n>', 'users to seed', positiveInt('--users'), 5_000)
   .option('--seed <s>', 'random seed', positiveInt('--seed'), 1)
+  .option('--days <n>', 'after the demo, simulate this many days of the retention loop (see simulate)', (v: string) => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError('--days must be a whole number of days');
+    return Number(v);
+  }, 0)
   .option('--json', 'machine-readable report')
-  .action(async (o: { users: number; seed: number; json?: boolean }) => {
+  .action(async (o: { users: number; seed: number; days: number; json?: boolean }) => {
     const { runDemo, printDemo } = await import('./cli/demo.js');
     const rt = await openRuntime({ requireMigrated: false });
+    const say = o.json ? () => {} : (m: string) => process.stderr.write(`${m}\n`);
     try {
-      const report = await runDemo(rt, { users: o.users, seed: o.seed, quietHoursFromEnv: isExplicit(process.env, 'QUIET_HOURS'), say: o.json ? () => {} : (m) => process.stderr.write(`${m}\n`) });
-      if (o.json) out(JSON.stringify(report));
-      else printDemo(report, out);
+      // With --days the seeded history ends that many days ago, so the simulated days end today.
+      const today = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z');
+      const end = new Date(today.getTime() - o.days * 86_400_000);
+      // Its cycle then runs at the end of that history, where the simulation picks it up.
+      const report = await runDemo(rt, { users: o.users, seed: o.seed, quietHoursFromEnv: isExplicit(process.env, 'QUIET_HOURS'), say, end, ...(o.days > 0 ? { now: () => end } : {}) });
+      if (o.days === 0) {
+        if (o.json) out(JSON.stringify(report));
+        else printDemo(report, out);
+        return;
+      }
+      if (!o.json) printDemo(report, out);
+      const { simulateAfterDemo, printSimulation } = await import('./cli/simulate-command.js');
+      const sim = await simulateAfterDemo(rt, { users: o.users, seed: o.seed, days: o.days, start: end, say });
+      if (o.json) out(JSON.stringify({ ...report, simulation: sim }));
+      else printSimulation(sim, out);
     } finally {
       await rt.close();
     }

@@ -114,6 +114,7 @@ const spec = {
   WORKER_METRICS_PORT: { schema: int(0, 65535), default: '9464' },
   RECOMMEND_CRON: { schema: cron.optional(), default: undefined },
   SWEEP_CRON: { schema: cron, default: '*/5 * * * *' },
+  SETTLE_CRON: { schema: cron, default: '17 * * * *' },
   OUTREACH_CAMPAIGN: { schema: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'expected lowercase letters, digits, _ or -'), default: 'default' },
   HOLDOUT_FRACTION: { schema: fraction, default: '0.1' },
   FREQUENCY_CAP_DAYS: { schema: int(0, 365), default: '14' },

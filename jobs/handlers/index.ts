@@ -2,6 +2,7 @@
 import type { Handlers } from './context.js';
 import { deliverWebhookJob, sendEmail, sweep } from './delivery.js';
 import { finishScoring, plan, recommend, scoreChunk, startCycle } from './scoring.js';
+import { settle } from './settle.js';
 
 export const handlers: Handlers = {
   'cycle.start': startCycle,
@@ -12,4 +13,5 @@ export const handlers: Handlers = {
   'outreach.send-email': sendEmail,
   'webhook.deliver': deliverWebhookJob,
   'outreach.sweep': sweep,
+  'outreach.settle': settle,
 };

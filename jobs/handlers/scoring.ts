@@ -7,6 +7,8 @@ import { userSeqRange } from '../../src/store/features.js';
 import { fitScoringModels, loadScoringModels, scoreRange, type ScoringModels } from '../../src/services/rescore.js';
 import { recommendAll } from '../../src/services/recommend.js';
 import { planOutreach } from '../../src/services/outreach-plan.js';
+import { settleOutreach } from '../../src/services/settle.js';
+import { refreshUpliftModels } from '../../src/services/uplift.js';
 import { JOBS, jobId } from '../catalog.js';
 import { cycleIdFor, defaultJobOptions, enqueueBulk } from '../enqueue.js';
 import type { Handler } from './context.js';
@@ -108,6 +110,9 @@ export const recommend: Handler<'recommend.run'> = async (data, job, ctx) => {
 };
 
 export const plan: Handler<'outreach.plan'> = async (data, _job, ctx) => {
+  // The loop: what has settled since the last cycle feeds the uplift model this cycle plans with.
+  await settleOutreach(ctx, { windowDays: ctx.outreach.conversionWindowDays });
+  if (ctx.outreach.policy !== 'tiers') await refreshUpliftModels(ctx, ctx.outreach.upliftGate);
   const r = await planOutreach(ctx, ctx.outreach, data.cycleId);
   const now = ctx.now().getTime();
   await enqueueBulk(
@@ -117,5 +122,5 @@ export const plan: Handler<'outreach.plan'> = async (data, _job, ctx) => {
   );
   await enqueueBulk(ctx.queues, 'webhook.deliver', r.webhookDeliveries.map((id) => ({ data: { deliveryId: id }, opts: { jobId: jobId.webhook(id) } })));
   await ctx.db.query(`update cycles set status = 'planned' where id = $1`, [data.cycleId]);
-  return { planned: r.planned, holdout: r.holdout, skipped: r.skipped, paused: r.paused, webhooks: r.webhookDeliveries.length };
+  return { planned: r.planned, holdout: r.holdout, skipped: r.skipped, paused: r.paused, policy: r.policy, fallback: r.fallback, webhooks: r.webhookDeliveries.length };
 };

@@ -101,12 +101,12 @@ export async function answerIntent(d: AnswerDeps, intent: Intent, lang: Lang, vi
     case 'uplift': {
       const r = await d.insights.campaigns(UPLIFT_DAYS);
       const groups = [...r.tiers, r.overall]
-        .filter((g) => g.treated.users > 0 && g.holdout.users > 0)
+        .filter((g) => g.treated.n > 0 && g.holdout.n > 0)
         .map((g) => ({
           tier: g.tier,
-          treatedRate: g.treated.conversionRate,
-          holdoutRate: g.holdout.conversionRate,
-          ...(g.ci95 ? { ciLow: Math.max(-1, g.ci95[0]), ciHigh: Math.min(1, g.ci95[1]) } : {}),
+          treatedRate: g.treated.conversionRate ?? 0,
+          holdoutRate: g.holdout.conversionRate ?? 0,
+          ...(g.upliftCi ? { ciLow: Math.max(-1, g.upliftCi[0]), ciHigh: Math.min(1, g.upliftCi[1]) } : {}),
         }));
       const charts: Chart[] =
         groups.length > 0

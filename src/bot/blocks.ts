@@ -12,7 +12,7 @@ import { FEATURES } from '../domain/features.js';
 import type { RiskTier } from '../domain/risk.js';
 import { RFM_SEGMENT_LABELS, type RfmSegment } from '../ml/rfm.js';
 import { renderReason, type RecommendationReason } from '../outreach/reasons.js';
-import type { CampaignReport, TierReport } from '../services/campaign-report.js';
+import type { CampaignReport, SegmentReport } from '../services/campaign-report.js';
 import type { CardWithPersona, ModelCard, OverviewWithHistogram, RankedUser, SegmentDetail, SegmentsView } from '../services/insights.js';
 import { EXAMPLES, type Intent, type Lang } from './intent.js';
 import { maskEmail, maskName } from './mask.js';
@@ -630,12 +630,12 @@ export function userCardMessage(card: CardWithPersona, view: CardView, f: Format
   return { text, blocks };
 }
 
-function tierReportLines(r: TierReport, f: Formatter, label: string): string {
+function tierReportLines(r: SegmentReport, f: Formatter, label: string): string {
   const t = texts(f.lang);
-  const g = (x: TierReport['treated']) => `${f.int(x.users)} (${t.conv} ${f.pct(x.conversionRate)})`;
-  const uplift = r.uplift === null ? '—' : `${f.pp(r.uplift)}${r.ci95 ? ` [${t.ci} ${f.pp(r.ci95[0])}, ${f.pp(r.ci95[1])}]` : ''}`;
+  const g = (x: SegmentReport['treated']) => `${f.int(x.n)} (${t.conv} ${x.conversionRate === null ? '—' : f.pct(x.conversionRate)})`;
+  const uplift = r.uplift === null ? '—' : `${f.pp(r.uplift)}${r.upliftCi ? ` [${t.ci} ${f.pp(r.upliftCi[0])}, ${f.pp(r.upliftCi[1])}]` : ''}`;
   const parts = [`${t.treated} ${g(r.treated)}`, `${t.holdout} ${g(r.holdout)}`, `${t.uplift} ${uplift}`];
-  parts.push(t.revenuePerUser(f.money(r.treated.revenuePerUserMinor), f.money(r.holdout.revenuePerUserMinor)));
+  parts.push(t.revenuePerUser(f.money(r.treated.revenuePerUserMinor ?? 0), f.money(r.holdout.revenuePerUserMinor ?? 0)));
   if (r.coupons.issued > 0) parts.push(t.couponsRedeemed(f.int(r.coupons.redeemed), f.int(r.coupons.issued)));
   return `${label}\n${parts.join(' · ')}`;
 }
@@ -643,10 +643,10 @@ function tierReportLines(r: TierReport, f: Formatter, label: string): string {
 export function campaignsMessage(r: CampaignReport, days: number, f: Formatter, kind: 'campaigns' | 'uplift'): Message {
   const t = texts(f.lang);
   const title = kind === 'uplift' ? t.upliftTitle(f.int(days)) : t.campaignsTitle(f.int(days));
-  if (r.overall.treated.users + r.overall.holdout.users === 0) return { text: t.noCampaigns(f.int(days)), blocks: [header(title), section(t.noCampaigns(f.int(days)))] };
+  if (r.overall.treated.n + r.overall.holdout.n === 0) return { text: t.noCampaigns(f.int(days)), blocks: [header(title), section(t.noCampaigns(f.int(days)))] };
   const blocks: Block[] = [header(title)];
-  if (kind === 'uplift' && r.overall.ci95) {
-    const [lo, hi] = r.overall.ci95;
+  if (kind === 'uplift' && r.overall.upliftCi) {
+    const [lo, hi] = r.overall.upliftCi;
     blocks.push(section(`*${t.upliftVerdict(lo > 0 || hi < 0, lo > 0)}*`));
   }
   blocks.push(...lines(r.tiers.map((x) => tierReportLines(x, f, t.tierLine(tierLabel(x.tier, f.lang))))));

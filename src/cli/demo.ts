@@ -27,6 +27,8 @@ import { startHttp } from './server-runtime.js';
 
 export interface DemoReport {
   seconds: number;
+  /** The end of the seeded history: the demo's "today". */
+  end: string;
   database: string;
   seeded: SeedResult;
   overview: Overview;
@@ -55,7 +57,7 @@ async function startReceiver(): Promise<{ url: string; received: () => number; c
   return { url: `http://127.0.0.1:${port}/rekindle-webhooks`, received: () => received, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-export async function runDemo(base: Runtime, o: { users: number; seed: number; quietHoursFromEnv: boolean; say: (line: string) => void }): Promise<DemoReport> {
+export async function runDemo(base: Runtime, o: { users: number; seed: number; quietHoursFromEnv: boolean; say: (line: string) => void; end?: Date; now?: () => Date }): Promise<DemoReport> {
   const t0 = performance.now();
   const say = o.say;
   // Quiet hours would hold back most of a demo's mail (most users are in one time zone); off unless set.
@@ -63,13 +65,13 @@ export async function runDemo(base: Runtime, o: { users: number; seed: number; q
   const rt: Runtime = { ...base, config: { ...base.config, QUIET_HOURS: quietHours } };
   say(`database: ${rt.db.kind === 'pglite' ? `embedded PGlite in ${resolve(rt.config.PGLITE_DIR)}` : 'PostgreSQL (DATABASE_URL)'}`);
   await migrate(rt.db);
-  const jobs = await openJobsRuntime(rt);
+  const jobs = await openJobsRuntime(rt, o.now ? { now: o.now } : {});
   const receiver = await startReceiver();
   const http = await startHttp(rt, { port: 0, host: '127.0.0.1', metrics: undefined });
   jobs.ctx.outreach.publicBaseUrl = http.url;
   const workers = startWorkers({ connection: jobs.redis, prefix: rt.config.QUEUE_PREFIX, concurrency: { scoring: 1, delivery: 8 }, handlers, ctx: jobs.ctx, onDone: http.metrics.onJobDone });
   try {
-    const end = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z');
+    const end = o.end ?? new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z');
     const progress = createProgress();
     const seeded = await seedPlatform(rt, { users: o.users, seed: o.seed, end, onProgress: (u, e) => progress.update(u, o.users, `seeding (${e} events)`) });
     progress.stop();
@@ -91,6 +93,7 @@ export async function runDemo(base: Runtime, o: { users: number; seed: number; q
     const exampleFile = outbox && example ? files.find((f) => f.includes(example.message_id.replace(/[<>]/g, ''))) : undefined;
     return {
       seconds: (performance.now() - t0) / 1000,
+      end: end.toISOString(),
       database: rt.db.kind,
       seeded,
       overview: ov,

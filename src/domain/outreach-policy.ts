@@ -20,7 +20,7 @@ export interface QuietHours {
 }
 
 /** Why {@link decide} planned nothing for a user; listed in the order the checks run. */
-export const SKIP_REASONS = ['paused', 'low_tier', 'unsubscribed', 'no_email', 'frequency_cap'] as const;
+export const SKIP_REASONS = ['paused', 'low_tier', 'unsubscribed', 'no_email', 'frequency_cap', 'no_value', 'budget', 'email_limit'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export interface PolicyUser {
@@ -35,6 +35,11 @@ export interface PolicyUser {
    * would-have-been-sent time) and rows still planned for the future. See {@link decide}.
    */
   lastMessageAt: Date | null;
+  /**
+   * The offer when something other than the tier decided it (the value policy, exploration);
+   * `none` skips the user as `low_tier` would. Unset: the tier's channel.
+   */
+  offer?: Channel | undefined;
 }
 
 export interface PolicyContext {
@@ -278,6 +283,19 @@ function firstOffsetChange(fmt: Intl.DateTimeFormat | null, lo: number, hi: numb
 }
 
 /**
+ * Consent and the frequency cap, the checks every offer passes whoever chose it: the reason a
+ * user cannot be contacted now, or null. (The value policy runs these before it spends budget.)
+ */
+export function eligibility(user: Pick<PolicyUser, 'unsubscribed' | 'email' | 'lastMessageAt'>, ctx: Pick<PolicyContext, 'now' | 'frequencyCapDays'>): 'unsubscribed' | 'no_email' | 'frequency_cap' | null {
+  if (user.unsubscribed) return 'unsubscribed';
+  if (user.email === null || user.email.trim() === '') return 'no_email';
+  if (user.lastMessageAt !== null && ctx.frequencyCapDays > 0 && ctx.now.getTime() - user.lastMessageAt.getTime() < ctx.frequencyCapDays * DAY_MS) {
+    return 'frequency_cap';
+  }
+  return null;
+}
+
+/**
  * Decides what one user gets this cycle.
  *
  * Order of checks (the first that applies wins, and names the skip reason):
@@ -318,17 +336,10 @@ export function decide(user: PolicyUser, ctx: PolicyContext): OutreachDecision {
   parseClock(ctx.quiet.start);
   parseClock(ctx.quiet.end);
   if (ctx.paused) return { action: 'skip', reason: 'paused' };
-  const channel = channelForTier(user.tier);
+  const channel = user.offer ?? channelForTier(user.tier);
   if (channel === 'none') return { action: 'skip', reason: 'low_tier' };
-  if (user.unsubscribed) return { action: 'skip', reason: 'unsubscribed' };
-  if (user.email === null || user.email.trim() === '') return { action: 'skip', reason: 'no_email' };
-  if (
-    user.lastMessageAt !== null &&
-    ctx.frequencyCapDays > 0 &&
-    ctx.now.getTime() - user.lastMessageAt.getTime() < ctx.frequencyCapDays * DAY_MS
-  ) {
-    return { action: 'skip', reason: 'frequency_cap' };
-  }
+  const ineligible = eligibility(user, ctx);
+  if (ineligible) return { action: 'skip', reason: ineligible };
   const scheduledAt = quietHoursDelay(ctx.now, user.timeZone, ctx.quiet);
   const action = isHoldout(user.userId, ctx.campaignSalt, ctx.holdoutFraction) ? 'holdout' : 'send';
   return { action, channel, scheduledAt };

@@ -242,3 +242,105 @@ export function upliftWithCI(treated: GroupCounts, holdout: GroupCounts, confide
     pValue,
   };
 }
+
+/**
+ * Sufficient statistics of a ratio mean over clusters (users): with, per user u, y_u the sum
+ * of the outcome over the user's rows and n_u the number of rows, the sums over the G users
+ * of n_u, n_u², y_u, y_u² and y_u·n_u. Sums, so a database can return one row per group
+ * instead of one per user; {@link clusterSums} builds them from per-user values.
+ */
+export interface ClusterSums {
+  /** G, the number of users (clusters) in the group. */
+  clusters: number;
+  /** Σ n_u: rows (a user in one cycle is one row). */
+  n: number;
+  /** Σ n_u². */
+  nn: number;
+  /** Σ y_u. */
+  y: number;
+  /** Σ y_u². */
+  yy: number;
+  /** Σ y_u·n_u. */
+  yn: number;
+}
+
+/** A ratio mean Σy / Σn and its cluster-robust variance; NaN where undefined. */
+export interface RatioMean {
+  mean: number;
+  variance: number;
+}
+
+/** The difference of two ratio means (treated − holdout) with a cluster-robust normal interval. */
+export interface ClusteredDifference {
+  treatedMean: number;
+  holdoutMean: number;
+  /** treatedMean − holdoutMean; NaN when either group has no rows. */
+  difference: number;
+  /** Standard error of `difference`; NaN when either group has fewer than 2 users. */
+  se: number;
+  /** difference ± z·se; [NaN, NaN] when `se` is NaN. */
+  ci: readonly [number, number];
+  confidence: number;
+}
+
+/** Sums per-user values (y_u: the user's outcome summed over their rows, n_u ≥ 1: their rows) into {@link ClusterSums}. */
+export function clusterSums(units: readonly { y: number; n: number }[]): ClusterSums {
+  const s: ClusterSums = { clusters: 0, n: 0, nn: 0, y: 0, yy: 0, yn: 0 };
+  units.forEach((u, i) => {
+    if (!Number.isInteger(u.n) || u.n < 1) throw new RangeError(`clusterSums: units[${i}].n must be a positive integer: a user in the group has at least one row (got ${String(u.n)})`);
+    if (!Number.isFinite(u.y)) throw new RangeError(`clusterSums: units[${i}].y must be a finite number (got ${String(u.y)})`);
+    s.clusters += 1;
+    s.n += u.n;
+    s.nn += u.n * u.n;
+    s.y += u.y;
+    s.yy += u.y * u.y;
+    s.yn += u.y * u.n;
+  });
+  return s;
+}
+
+function checkClusterSums(s: ClusterSums, what: string): void {
+  if (!Number.isInteger(s.clusters) || s.clusters < 0) throw new RangeError(`${what}: clusters must be a non-negative integer (got ${String(s.clusters)})`);
+  if (!(Number.isFinite(s.n) && s.n >= s.clusters) || (s.clusters === 0 && s.n !== 0)) {
+    throw new RangeError(`${what}: n must be at least the number of clusters (${s.clusters}), each user having a row (got ${String(s.n)})`);
+  }
+  for (const k of ['nn', 'y', 'yy', 'yn'] as const) {
+    if (!Number.isFinite(s[k])) throw new RangeError(`${what}: ${k} must be a finite number (got ${String(s[k])})`);
+  }
+}
+
+/**
+ * The ratio mean m = Σy / Σn over rows and its cluster-robust (by user) variance
+ *   var(m) = G/(G−1) · Σ_u (y_u − m·n_u)² / (Σn)²,
+ * the linearised (delta-method) sandwich estimator with the usual small-sample factor
+ * G/(G−1) (Cameron & Miller 2015, "A Practitioner's Guide to Cluster-Robust Inference",
+ * §II.C). Rows of one user are not independent (one row per cycle), so the users, not the
+ * rows, are the independent units. Σ(y_u − m·n_u)² is expanded as Σy² − 2m·Σyn + m²·Σn²;
+ * rounding can leave it a hair below 0, which is read as 0. Mean NaN with no rows; variance
+ * NaN with fewer than 2 users.
+ */
+export function clusteredRatioMean(s: ClusterSums): RatioMean {
+  checkClusterSums(s, 'clusteredRatioMean');
+  if (s.n === 0) return { mean: Number.NaN, variance: Number.NaN };
+  const m = s.y / s.n;
+  if (s.clusters < 2) return { mean: m, variance: Number.NaN };
+  const ss = Math.max(0, s.yy - 2 * m * s.yn + m * m * s.nn);
+  return { mean: m, variance: ((s.clusters / (s.clusters - 1)) * ss) / (s.n * s.n) };
+}
+
+/**
+ * Treated mean − holdout mean of a per-row outcome (converted 0/1, revenue in minor units…)
+ * with a cluster-robust normal interval: the two arms hold disjoint users (the holdout is
+ * drawn by user), so the variance of the difference is the sum of the arms' variances from
+ * {@link clusteredRatioMean}. With one row per user this is the Wald interval up to the
+ * factor G/(G−1) in each arm's variance.
+ */
+export function clusteredDifference(treated: ClusterSums, holdout: ClusterSums, confidence = 0.95): ClusteredDifference {
+  const z = zForConfidence(confidence);
+  const t = clusteredRatioMean(treated);
+  const h = clusteredRatioMean(holdout);
+  const difference = t.mean - h.mean;
+  const se = Math.sqrt(t.variance + h.variance);
+  const ci: readonly [number, number] = Number.isNaN(se) || Number.isNaN(difference) ? [Number.NaN, Number.NaN] : [difference - z * se, difference + z * se];
+  return { treatedMean: t.mean, holdoutMean: h.mean, difference, se: Number.isNaN(difference) ? Number.NaN : se, ci, confidence };
+}

@@ -1,16 +1,22 @@
 /**
- * Plans a cycle's outreach: every high/medium-risk user goes through the policy (consent,
- * frequency cap, holdout, quiet hours) and the outcome is written — outreach rows, coupons,
- * and outbound webhook rows — in ONE transaction, unique per (user, cycle). Delivery jobs are
- * enqueued by the caller after the commit; whatever they miss, the sweep finds.
+ * Plans a cycle's outreach: every scored user goes through the policy (consent, frequency cap,
+ * the offer — risk tier or value policy —, budget, holdout, quiet hours) and the outcome is
+ * written — outreach rows with their reasons and features, coupons, and outbound webhook rows —
+ * in ONE transaction, unique per (user, cycle). Delivery jobs are enqueued by the caller after
+ * the commit; whatever they miss, the sweep finds.
  */
 import { randomBytes } from 'node:crypto';
-import { decide, type OutreachDecision } from '../domain/outreach-policy.js';
+import { FEATURE_NAMES } from '../domain/features.js';
+import { channelForTier, decide, eligibility } from '../domain/outreach-policy.js';
+import type { RiskTier } from '../domain/risk.js';
+import { UPLIFT_FEATURE_NAMES, upliftRow, type OutreachFeatures } from '../domain/uplift-features.js';
+import { allocate, chooseOffer, couponDiscount, explorationOffer, type Offer, type OfferChoice } from '../domain/value-policy.js';
 import type { Database, Queryable } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { enqueueWebhookEvents, insertPlanned, isOutreachPaused, type PlannedRow, type WebhookEvent } from '../store/outreach.js';
 import { userSeqRange } from '../store/features.js';
 import type { OutreachSettings } from './outreach-settings.js';
+import { loadUpliftModels, type UpliftPolicyModels } from './uplift.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -29,76 +35,222 @@ export function couponCode(): string {
 export interface PlanResult {
   cycleId: string;
   paused: boolean;
+  /** Who decided the offers this cycle, and why the tiers did when the uplift model could not. */
+  policy: 'tiers' | 'uplift';
+  fallback: string | null;
+  upliftRunId: number | null;
   planned: number;
   holdout: number;
   skipped: Record<string, number>;
+  /** Expected coupon money committed to the treated (minor units), and the budget. */
+  couponSpendMinor: number;
   /** New rows to deliver now or later (not holdout). */
   toDeliver: { id: number; scheduledAt: Date }[];
   webhookDeliveries: number[];
 }
 
-interface Candidate {
+interface CandidateRow {
   user_id: string;
   risk_tier: string;
   churn_probability: number;
   model_run_id: number;
+  expected_value_minor: number | null;
   email: string | null;
   unsubscribed: boolean;
   timezone: string | null;
   last_sent: string | null;
+  last_any: string | null;
+  contacts: number;
+  features: number[] | string | null;
+  rfm_r: number | null;
+  rfm_f: number | null;
+  rfm_m: number | null;
+}
+
+/** One eligible user on the way through the policy. */
+interface Eligible {
+  userId: string;
+  tier: RiskTier;
+  churn: number;
+  modelRunId: number;
+  timeZone: string | null;
+  lastMessageAt: Date | null;
+  snapshot: OutreachFeatures;
+  orderValueMinor: number;
+  choice: OfferChoice;
+  explore: Offer | undefined;
 }
 
 const CHUNK = 50_000;
+const DAY_MS = 86_400_000;
 /** start === end disables quiet hours in the policy. */
 const NO_QUIET_HOURS = { start: '00:00', end: '00:00' };
+const AOV = FEATURE_NAMES.indexOf('avg_order_value');
 
+/**
+ * Plans one cycle. Two passes: every user with a score goes through consent and the frequency
+ * cap, and the eligible get an offer (the risk tier's, or the value policy's from the uplift
+ * model, or a random one for the exploration share); then the coupon budget and the email
+ * limit are spent on the best of them, the holdout split (a hash of campaign and user) turns a
+ * share of the offers into holdout rows, and everything is written in one transaction.
+ */
 export async function planOutreach(d: { db: Database; log: Logger; now: () => Date }, s: OutreachSettings, cycleId: string): Promise<PlanResult> {
   const now = d.now();
-  const result: PlanResult = { cycleId, paused: false, planned: 0, holdout: 0, skipped: {}, toDeliver: [], webhookDeliveries: [] };
+  const result: PlanResult = { cycleId, paused: false, policy: 'tiers', fallback: null, upliftRunId: null, planned: 0, holdout: 0, skipped: {}, couponSpendMinor: 0, toDeliver: [], webhookDeliveries: [] };
   if (await isOutreachPaused(d.db)) {
     d.log.warn({ cycleId }, 'outreach is paused: nothing planned');
     return { ...result, paused: true };
   }
-  const { min, max } = await userSeqRange(d.db);
+  let models: UpliftPolicyModels | null = null;
+  if (s.policy !== 'tiers') {
+    const loaded = await loadUpliftModels(d.db);
+    if ('ok' in loaded) models = loaded.ok;
+    else result.fallback = `${s.policy === 'uplift' ? 'OUTREACH_POLICY is uplift, but ' : ''}${loaded.fallback}: the risk tiers decide`;
+  }
+  result.policy = models ? 'uplift' : 'tiers';
+  result.upliftRunId = models?.runId ?? null;
+  // Exploration keeps every offer in front of every kind of user for the model to learn from;
+  // an explicit `tiers` policy is the plain rule, without it.
+  const exploreFraction = s.policy === 'tiers' ? 0 : s.exploreFraction;
+  const skip = (reason: string) => (result.skipped[reason] = (result.skipped[reason] ?? 0) + 1);
+  const policyCtx = { now, campaignSalt: s.campaign, holdoutFraction: s.holdoutFraction, frequencyCapDays: s.frequencyCapDays, quiet: s.quiet ?? NO_QUIET_HOURS, paused: false };
+  const terms = { kind: s.coupon.kind, value: s.coupon.value };
+
   await d.db.transaction(async (tx: Queryable) => {
+    // Pass 1: who can be contacted, and what each would get.
+    const eligible: Eligible[] = [];
+    const { min, max } = await userSeqRange(tx);
+    const row = new Float64Array(UPLIFT_FEATURE_NAMES.length);
     for (let from = min; from <= max; from += CHUNK) {
-      const candidates = await tx.query<Candidate>(
-        `select s.user_id, s.risk_tier, s.churn_probability, s.model_run_id, u.email, u.unsubscribed_at is not null as unsubscribed, u.timezone,
-                -- The cap counts holdout rows at their would-be time too, so both groups are capped alike.
-                (select max(coalesce(o.sent_at, o.scheduled_at)) from outreach o
-                  where o.user_id = s.user_id and o.campaign = $3 and (o.holdout or o.state in ('planned','sending','sent'))) as last_sent
+      const candidates = await tx.query<CandidateRow>(
+        `select s.user_id, s.risk_tier, s.churn_probability, s.model_run_id, s.expected_value_minor, u.email, u.unsubscribed_at is not null as unsubscribed, u.timezone,
+                h.last_sent, h.last_any, coalesce(h.contacts, 0)::int as contacts, s.features, s.rfm_r, s.rfm_f, s.rfm_m
          from user_scores s join users u on u.id = s.user_id
+         -- The cap counts holdout rows at their would-be time too, so both groups are capped alike.
+         left join lateral (
+           select max(coalesce(o.sent_at, o.scheduled_at)) filter (where o.holdout or o.state in ('planned','sending','sent')) as last_sent,
+                  max(coalesce(o.sent_at, o.scheduled_at)) as last_any, count(*) as contacts
+           from outreach o where o.user_id = s.user_id and o.campaign = $3) h on true
          where u.seq >= $1 and u.seq < $2`,
         [from, from + CHUNK, s.campaign],
       );
-      const rows: PlannedRow[] = [];
-      let runId: number | null = null;
       for (const c of candidates) {
-        const decision: OutreachDecision = decide(
-          { userId: c.user_id, tier: c.risk_tier as 'high' | 'medium' | 'low', email: c.email, unsubscribed: c.unsubscribed, timeZone: c.timezone, lastMessageAt: c.last_sent ? new Date(c.last_sent) : null },
-          { now, campaignSalt: s.campaign, holdoutFraction: s.holdoutFraction, frequencyCapDays: s.frequencyCapDays, quiet: s.quiet ?? NO_QUIET_HOURS, paused: false },
-        );
-        if (decision.action === 'skip') {
-          result.skipped[decision.reason] = (result.skipped[decision.reason] ?? 0) + 1;
+        const lastMessageAt = c.last_sent ? new Date(c.last_sent) : null;
+        const ineligible = eligibility({ unsubscribed: c.unsubscribed, email: c.email, lastMessageAt }, policyCtx);
+        if (ineligible) {
+          skip(ineligible);
           continue;
         }
-        runId = Number(c.model_run_id);
-        const holdout = decision.action === 'holdout';
-        rows.push({
+        const v = (typeof c.features === 'string' ? JSON.parse(c.features) : (c.features ?? [])) as number[];
+        const snapshot: OutreachFeatures = {
+          v,
+          churn: Number(c.churn_probability),
+          rfm: c.rfm_r === null || c.rfm_f === null || c.rfm_m === null ? null : [Number(c.rfm_r), Number(c.rfm_f), Number(c.rfm_m)],
+          contacts: Number(c.contacts),
+          daysSinceContact: c.last_any ? Math.max(0, (now.getTime() - new Date(c.last_any).getTime()) / DAY_MS) : null,
+        };
+        const tier = c.risk_tier as RiskTier;
+        const aov = (v[AOV] ?? 0) * 100;
+        let choice: OfferChoice;
+        if (models) {
+          upliftRow(snapshot, row);
+          for (let j = 0; j < row.length; j++) if (Number.isNaN(row[j]!)) row[j] = models.impute[j] ?? 0;
+          const pc = models.models.coupon.predict(row);
+          const pe = models.models.email.predict(row);
+          // Order value is filled in below for users with no average yet.
+          choice = { offer: 'none', value: 0, cost: 0, coupon: { uplift: pc.uplift, value: pc.pTreated, expectedDiscount: 0 }, email: { uplift: pe.uplift, value: pe.pTreated } };
+        } else {
+          const channel = channelForTier(tier);
+          const valueAtRisk = Number(c.churn_probability) * Number(c.expected_value_minor ?? 0);
+          choice = { offer: channel === 'none' ? 'none' : channel, value: valueAtRisk, cost: 0, coupon: { uplift: 0, value: 0, expectedDiscount: 0 }, email: { uplift: 0, value: 0 } };
+        }
+        eligible.push({
           userId: c.user_id,
-          tier: c.risk_tier,
-          channel: decision.channel,
-          holdout,
-          scheduledAt: decision.scheduledAt,
-          churnProbability: Number(c.churn_probability),
-          coupon:
-            decision.channel === 'coupon' && !holdout
-              ? { code: couponCode(), kind: s.coupon.kind, value: s.coupon.value, currency: s.coupon.kind === 'amount' ? s.coupon.currency : null, expiresAt: new Date(now.getTime() + s.coupon.expiryDays * 86_400_000) }
-              : null,
+          tier,
+          churn: Number(c.churn_probability),
+          modelRunId: Number(c.model_run_id),
+          timeZone: c.timezone,
+          lastMessageAt,
+          snapshot,
+          orderValueMinor: aov,
+          choice,
+          explore: explorationOffer(c.user_id, s.campaign, cycleId, exploreFraction),
         });
       }
-      const inserted = await insertPlanned(tx, cycleId, s.campaign, runId, rows);
-      const byUser = new Map(rows.map((r) => [r.userId, r]));
+    }
+    // Users with no purchases yet are valued at the average order of those with one.
+    const withAov = eligible.filter((e) => e.orderValueMinor > 0);
+    const meanAov = withAov.length ? withAov.reduce((a, e) => a + e.orderValueMinor, 0) / withAov.length : 0;
+    for (const e of eligible) {
+      if (!(e.orderValueMinor > 0)) e.orderValueMinor = meanAov;
+      if (models) {
+        e.choice = chooseOffer(
+          { coupon: { uplift: e.choice.coupon.uplift, pConvert: e.choice.coupon.value }, email: { uplift: e.choice.email.uplift, pConvert: e.choice.email.value }, orderValueMinor: e.orderValueMinor },
+          { coupon: terms, emailCostMinor: s.emailCostMinor },
+        );
+      } else {
+        // The tiers know no uplift: a coupon is budgeted at its full discount on an average order.
+        const discount = couponDiscount(terms, e.orderValueMinor);
+        e.choice = { ...e.choice, coupon: { uplift: 0, value: e.choice.offer === 'coupon' ? e.choice.value : 0, expectedDiscount: discount } };
+      }
+    }
+
+    // Pass 2: budget and limit on the best first, then the holdout split.
+    const alloc = allocate(
+      eligible.map((e) => ({ userId: e.userId, choice: e.choice, explore: e.explore })),
+      { couponBudgetMinor: s.couponBudgetMinor, emailLimit: s.emailLimit },
+    );
+    const byUser = new Map(eligible.map((e) => [e.userId, e]));
+    const rows: PlannedRow[] = [];
+    for (const a of alloc) {
+      const e = byUser.get(a.userId)!;
+      if (a.offer === 'none') {
+        skip(a.limitedBy ?? (models ? 'no_value' : 'low_tier'));
+        continue;
+      }
+      // Consent and the cap were checked in pass 1; decide() adds the holdout split and quiet hours.
+      const decision = decide({ userId: e.userId, tier: e.tier, email: 'checked', unsubscribed: false, timeZone: e.timeZone, lastMessageAt: e.lastMessageAt, offer: a.offer }, policyCtx);
+      if (decision.action === 'skip') {
+        skip(decision.reason);
+        continue;
+      }
+      const holdout = decision.action === 'holdout';
+      const policy = a.explore ? 'explore' : models ? 'uplift' : 'tiers';
+      if (!holdout && a.offer === 'coupon') result.couponSpendMinor += a.cost;
+      rows.push({
+        userId: e.userId,
+        tier: e.tier,
+        channel: a.offer,
+        holdout,
+        scheduledAt: decision.scheduledAt,
+        churnProbability: e.churn,
+        modelRunId: e.modelRunId,
+        policy,
+        features: e.snapshot,
+        reason: {
+          policy,
+          ...(result.fallback ? { fallback: result.fallback } : {}),
+          ...(models ? { upliftRunId: models.runId } : {}),
+          tier: e.tier,
+          churn: round(e.churn),
+          orderValueMinor: Math.round(e.orderValueMinor),
+          ...(models ? { coupon: roundAll(e.choice.coupon), email: roundAll(e.choice.email) } : {}),
+          value: round(a.explore ? (a.offer === 'coupon' ? e.choice.coupon.value : e.choice.email.value) : e.choice.value),
+          cost: round(a.cost),
+          rank: a.rank,
+          ...(a.limitedBy ? { limitedBy: a.limitedBy } : {}),
+        },
+        coupon:
+          a.offer === 'coupon' && !holdout
+            ? { code: couponCode(), kind: s.coupon.kind, value: s.coupon.value, currency: s.coupon.kind === 'amount' ? s.coupon.currency : null, expiresAt: new Date(now.getTime() + s.coupon.expiryDays * DAY_MS) }
+            : null,
+      });
+    }
+
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      const chunk = rows.slice(i, i + CHUNK);
+      const inserted = await insertPlanned(tx, cycleId, s.campaign, chunk);
+      const planned = new Map(chunk.map((r) => [r.userId, r]));
       const events: WebhookEvent[] = [];
       for (const r of inserted) {
         if (r.holdout) {
@@ -107,11 +259,11 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
         }
         result.planned++;
         result.toDeliver.push({ id: r.id, scheduledAt: r.scheduledAt });
-        const plan = byUser.get(r.userId)!;
+        const plan = planned.get(r.userId)!;
         events.push({
           type: 'outreach.planned',
           messageId: `outreach-${r.id}-planned`,
-          payload: { outreach_id: r.id, user_id: r.userId, cycle_id: cycleId, tier: plan.tier, channel: plan.channel, scheduled_at: r.scheduledAt.toISOString(), churn_probability: plan.churnProbability },
+          payload: { outreach_id: r.id, user_id: r.userId, cycle_id: cycleId, tier: plan.tier, channel: plan.channel, scheduled_at: r.scheduledAt.toISOString(), churn_probability: plan.churnProbability, policy: plan.policy, reason: plan.reason },
         });
         if (plan.coupon) {
           events.push({
@@ -129,6 +281,15 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
       [cycleId, result.planned, result.holdout, JSON.stringify(result.skipped)],
     );
   });
-  d.log.info({ cycleId, planned: result.planned, holdout: result.holdout, skipped: result.skipped, webhooks: result.webhookDeliveries.length }, 'outreach planned');
+  d.log.info(
+    { cycleId, policy: result.policy, fallback: result.fallback, planned: result.planned, holdout: result.holdout, skipped: result.skipped, couponSpendMinor: Math.round(result.couponSpendMinor), webhooks: result.webhookDeliveries.length },
+    'outreach planned',
+  );
   return result;
+}
+
+const round = (v: number) => Math.round(v * 1e4) / 1e4;
+
+function roundAll<T extends Record<string, number>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)])) as T;
 }

@@ -14,6 +14,13 @@ export interface OutreachSettings {
   from: string;
   publicBaseUrl: string;
   unsubscribeSecret: string;
+  /** Who decides the offer: the risk tiers, the uplift model, or the model once its gate passes. */
+  policy: 'tiers' | 'uplift' | 'auto';
+  couponBudgetMinor: number | undefined;
+  emailLimit: number | undefined;
+  emailCostMinor: number;
+  exploreFraction: number;
+  upliftGate: { minRows: number; minConversions: number };
 }
 
 export function outreachSettings(c: Config): OutreachSettings {
@@ -32,5 +39,11 @@ export function outreachSettings(c: Config): OutreachSettings {
     publicBaseUrl: (c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, ''),
     // Without a configured secret, links are signed with a per-database secret (see unsubscribeSecret()).
     unsubscribeSecret: c.UNSUBSCRIBE_SECRET ?? '',
+    policy: c.OUTREACH_POLICY,
+    couponBudgetMinor: c.COUPON_BUDGET,
+    emailLimit: c.EMAIL_LIMIT,
+    emailCostMinor: c.EMAIL_COST_MINOR,
+    exploreFraction: c.EXPLORE_FRACTION,
+    upliftGate: { minRows: c.UPLIFT_MIN_ROWS, minConversions: c.UPLIFT_MIN_CONVERSIONS },
   };
 }

@@ -1,7 +1,7 @@
 /** model_runs: one row per trained model or scoring run, with its parameters and metrics. */
 import type { Queryable } from '../db/client.js';
 
-export type ModelRunKind = 'rescore' | 'recommend' | 'backtest';
+export type ModelRunKind = 'rescore' | 'recommend' | 'backtest' | 'uplift';
 
 export interface ModelRun {
   id: number;

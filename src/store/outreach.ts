@@ -26,6 +26,14 @@ export interface PlannedRow {
   holdout: boolean;
   scheduledAt: Date;
   churnProbability: number;
+  /** The rescore run whose score planned the row. */
+  modelRunId: number | null;
+  /** `tiers`, `uplift` or `explore`. */
+  policy: string;
+  /** Why this offer: shown on the user card and sent in `outreach.planned`. */
+  reason: Record<string, unknown>;
+  /** What the uplift model learns from once the row settles. */
+  features: unknown;
   coupon: { code: string; kind: string; value: number; currency: string | null; expiresAt: Date } | null;
 }
 
@@ -34,24 +42,29 @@ export interface PlannedRow {
  * transaction). Unique per (user, cycle): re-planning a cycle inserts nothing twice.
  * Returns the rows that are new.
  */
-export async function insertPlanned(tx: Queryable, cycleId: string, campaign: string, modelRunId: number | null, rows: readonly PlannedRow[]): Promise<{ id: number; userId: string; holdout: boolean; channel: string; scheduledAt: Date }[]> {
+export async function insertPlanned(tx: Queryable, cycleId: string, campaign: string, rows: readonly PlannedRow[]): Promise<{ id: number; userId: string; holdout: boolean; channel: string; scheduledAt: Date }[]> {
   if (rows.length === 0) return [];
   const inserted = await tx.query<{ id: number; user_id: string; holdout: boolean; channel: string; scheduled_at: string }>(
-    `insert into outreach (cycle_id, campaign, model_run_id, user_id, tier, channel, holdout, state, scheduled_at, churn_probability)
-     select $1, $2, $3, t.user_id, t.tier, t.channel, t.holdout::boolean, case when t.holdout::boolean then 'skipped' else 'planned' end, t.at, t.p
-     from unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::float8[]) as t(user_id, tier, channel, holdout, at, p)
+    `insert into outreach (cycle_id, campaign, model_run_id, user_id, tier, channel, holdout, state, scheduled_at, churn_probability, policy, reason, features)
+     select $1, $2, t.run, t.user_id, t.tier, t.channel, t.holdout::boolean, case when t.holdout::boolean then 'skipped' else 'planned' end, t.at, t.p, t.policy, t.reason::jsonb, t.features::jsonb
+     from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::float8[], $9::bigint[], $10::text[], $11::text[], $12::text[])
+       as t(user_id, tier, channel, holdout, at, p, run, policy, reason, features)
      on conflict (user_id, cycle_id) do nothing
      returning id, user_id, holdout, channel, scheduled_at`,
     [
       cycleId,
       campaign,
-      modelRunId,
       rows.map((r) => r.userId),
       rows.map((r) => r.tier),
       rows.map((r) => r.channel),
       rows.map((r) => String(r.holdout)), // as text: postgres.js binds a boolean array as a scalar
       rows.map((r) => r.scheduledAt.toISOString()),
       rows.map((r) => r.churnProbability),
+      rows.map((r) => r.modelRunId),
+      rows.map((r) => r.policy),
+      // JSON as text, cast in SQL: the drivers disagree on serialising jsonb arrays.
+      rows.map((r) => JSON.stringify(r.reason)),
+      rows.map((r) => (r.features === null || r.features === undefined ? null : JSON.stringify(r.features))),
     ],
   );
   const byUser = new Map(rows.map((r) => [r.userId, r]));

@@ -19,6 +19,7 @@ import { modelSettings } from '../../src/services/model-settings.js';
 import { recommendAll } from '../../src/services/recommend.js';
 import { rescore } from '../../src/services/rescore.js';
 import { seedPlatform } from '../../src/services/seed.js';
+import { settleOutreach } from '../../src/services/settle.js';
 import { isOutreachPaused } from '../../src/store/outreach.js';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Running } from '../support/http.js';
@@ -534,6 +535,8 @@ async function plantOutreach(db: Database): Promise<void> {
     [o!.user_id, o!.id, at],
   );
   await db.query('update outreach set coupon_id = $1 where id = $2', [c!.id, o!.id]);
+  // Campaign answers read settled outcomes: the windows (END − 20 d, + 14 d) have closed by END.
+  await settleOutreach({ db, log: silentLogger, now: () => END }, { windowDays: 14 });
 }
 
 describe('insights queries on PGlite', () => {

@@ -3,7 +3,7 @@
  * refreshScoreAggregates stores equal what the live queries count; the insights service reads
  * the newest finished run's aggregates ("as of" that run) and falls back to live counting when
  * that run has none; the digest lists exactly the users who became high risk since its
- * baseline; the campaign outcomes equal the statement they replaced; and migration 0004 moves
+ * baseline; settled campaign outcomes equal the live statement they replaced; and migration 0004 moves
  * an old jsonb digest snapshot into its table. Expected values come from SQL written here or
  * from the live queries, never from the code under test.
  */
@@ -21,7 +21,7 @@ import { createInsights, HISTOGRAM_BUCKETS } from '../../src/services/insights.j
 import { modelSettings } from '../../src/services/model-settings.js';
 import { rescore } from '../../src/services/rescore.js';
 import { seedPlatform } from '../../src/services/seed.js';
-import { outreachOutcomes } from '../../src/store/campaign-outcomes.js';
+import { settleOutreach } from '../../src/services/settle.js';
 import {
   DIGEST_SNAPSHOT_KEY,
   digestSnapshotInfo,
@@ -271,20 +271,29 @@ describe('campaign outcomes', () => {
        from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[]) as e(id, type, user_id, at, amount, code)`,
       [0, 1, 2, 3, 4, 5].map((col) => events.map((r) => r[col])),
     );
-    for (const sinceDay of [0, 10, 25, 49, 60]) {
-      for (const windowDays of [1, 7, 14]) {
+    // Settled outcomes (once per window size, from scratch) grouped as the old statement grouped
+    // live conversions: the same rows, conversions and revenue at every window edge.
+    for (const windowDays of [1, 7, 14]) {
+      await db.query('delete from outreach_outcomes');
+      await db.query('update outreach set settled_at = null');
+      const settled = await settleOutreach({ db, log: silentLogger, now: () => new Date(base + 200 * DAY) }, { windowDays });
+      expect(settled.settled).toBe(outreach.length);
+      for (const sinceDay of [0, 10, 25, 49, 60]) {
         const since = new Date(base + sinceDay * DAY);
-        const legacy = (await legacyCampaignRows(db, { since, windowDays })) as { tier: string; holdout: boolean; users: number; conversions: number; revenue: number | null; coupons: number; redeemed: number }[];
-        const now = await outreachOutcomes(db, { since, windowDays });
-        const norm = (rows: { tier: string; holdout: boolean; users: number; conversions: number; coupons: number; redeemed: number }[], revenue: (r: never) => number) =>
+        const legacy = (await legacyCampaignRows(db, { since, windowDays })) as { tier: string; holdout: boolean; users: number; conversions: number; revenue: number | null; coupons: number }[];
+        const now = await db.query<{ tier: string; holdout: boolean; users: number; conversions: number; revenue: number; coupons: number }>(
+          `select oc.tier, oc.holdout, count(*)::int as users, count(*) filter (where oc.converted)::int as conversions,
+                  sum(oc.revenue_minor)::float8 as revenue, count(*) filter (where oc.channel = 'coupon' and not oc.holdout)::int as coupons
+           from outreach_outcomes oc join outreach o on o.id = oc.outreach_id
+           where o.created_at >= $1 and oc.window_days = $2 group by 1, 2`,
+          [since.toISOString(), windowDays],
+        );
+        const norm = (rows: { tier: string; holdout: boolean; users: number; conversions: number; revenue: number | null; coupons: number }[]) =>
           rows
-            .map((r) => ({ tier: r.tier, holdout: r.holdout, users: r.users, conversions: r.conversions, revenue: revenue(r as never), coupons: r.coupons, redeemed: r.redeemed }))
+            .map((r) => ({ tier: r.tier, holdout: r.holdout, users: r.users, conversions: r.conversions, revenue: Number(r.revenue ?? 0), coupons: r.coupons }))
             .sort((a, b) => a.tier.localeCompare(b.tier) || Number(a.holdout) - Number(b.holdout));
-        const expected = norm(legacy, (r: { revenue: number | null }) => Number(r.revenue ?? 0));
-        expect(norm(now, (r: { revenueMinor: number }) => r.revenueMinor), `since day ${sinceDay}, ${windowDays}-day window`).toEqual(expected);
-        if (sinceDay === 0 && windowDays === 14) {
-          expect(expected.some((g) => g.conversions > 0 && g.redeemed > 0)).toBe(true);
-        }
+        expect(norm(now), `since day ${sinceDay}, ${windowDays}-day window`).toEqual(norm(legacy));
+        if (sinceDay === 0 && windowDays === 14) expect(legacy.some((g) => g.conversions > 0)).toBe(true);
         if (sinceDay === 60) expect(now).toEqual([]);
       }
     }
@@ -356,8 +365,11 @@ describe('on PGlite', () => {
                 ('c1', 'b', 'high', 'coupon', true, 'skipped', $1::timestamptz - interval '2 days', null, $1::timestamptz - interval '2 days')`,
         [END.toISOString()],
       );
+      expect((await i.campaigns(30)).unsettled).toBe(2);
+      // The windows (END − 2 d, + 14 d) close at END + 12 d: settled then, on PGlite too.
+      expect((await settleOutreach({ db, log: silentLogger, now: () => new Date(END.getTime() + 12 * DAY) }, { windowDays: 14 })).settled).toBe(2);
       const r = await i.campaigns(30);
-      expect(r.tiers.map((x) => [x.tier, x.treated.users, x.treated.conversions, x.treated.revenueMinor, x.holdout.users, x.holdout.conversions])).toEqual([['high', 1, 1, 1200, 1, 0]]);
+      expect(r.tiers.map((x) => [x.tier, x.treated.n, x.treated.conversions, x.treated.revenueMinor, x.holdout.n, x.holdout.conversions])).toEqual([['high', 1, 1, 1200, 1, 0]]);
     } finally {
       await t.drop();
     }

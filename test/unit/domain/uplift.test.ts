@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  clusteredDifference,
+  clusteredRatioMean,
+  clusterSums,
   conversionRate,
   normalCdf,
   normalQuantile,
@@ -234,5 +237,87 @@ describe('upliftWithCI', () => {
       }),
       { seed: 873, numRuns: 500 },
     );
+  });
+});
+
+describe('clustered ratio means and their difference', () => {
+  it('matches a hand computation with users holding several rows', () => {
+    // Treated users (y_u, n_u): (1,2) (0,1) (2,2) (1,1): Σy = 4, Σn = 6, m = 2/3.
+    //   residuals y_u − m·n_u: −1/3, −2/3, 2/3, 1/3; Σ² = 10/9; G = 4:
+    //   var = 4/3 · (10/9) / 6² = 10/243 = 0.041152263.
+    // Holdout users: (0,1) (1,1) (0,2): Σy = 1, Σn = 4, m = 1/4.
+    //   residuals: −1/4, 3/4, −1/2; Σ² = 0.875; G = 3: var = 3/2 · 0.875 / 4² = 0.08203125.
+    // difference = 2/3 − 1/4 = 5/12; se = √(0.041152263 + 0.08203125) = 0.350975089;
+    // 95%: 5/12 ± 1.959964 · 0.350975089 = [−0.271231868, 1.104565201].
+    const t = clusterSums([{ y: 1, n: 2 }, { y: 0, n: 1 }, { y: 2, n: 2 }, { y: 1, n: 1 }]);
+    const h = clusterSums([{ y: 0, n: 1 }, { y: 1, n: 1 }, { y: 0, n: 2 }]);
+    expect(t).toEqual({ clusters: 4, n: 6, nn: 10, y: 4, yy: 6, yn: 7 });
+    const mt = clusteredRatioMean(t);
+    expect(mt.mean).toBeCloseTo(2 / 3, 14);
+    expect(mt.variance).toBeCloseTo(10 / 243, 14);
+    expect(clusteredRatioMean(h).variance).toBeCloseTo(0.08203125, 14);
+    const d = clusteredDifference(t, h);
+    expect(d.difference).toBeCloseTo(5 / 12, 14);
+    expect(d.se).toBeCloseTo(0.350975089393087, 12);
+    expect(d.ci[0]).toBeCloseTo(-0.271231868014510, 12);
+    expect(d.ci[1]).toBeCloseTo(1.104565201347844, 12);
+    expect(d.confidence).toBe(0.95);
+  });
+
+  it('is close to the Wald interval when every user has one row', () => {
+    // G/(G−1) is the only difference: var = p(1−p)/(G−1) per arm instead of p(1−p)/G.
+    const ones = (users: number, converted: number) => clusterSums(Array.from({ length: users }, (_, i) => ({ y: i < converted ? 1 : 0, n: 1 })));
+    const d = clusteredDifference(ones(4000, 1200), ones(1000, 250));
+    const p1 = 0.3;
+    const p2 = 0.25;
+    const wald = Math.sqrt((p1 * (1 - p1)) / 4000 + (p2 * (1 - p2)) / 1000);
+    expect(d.difference).toBeCloseTo(0.05, 12);
+    expect(Math.abs(d.se / wald - 1)).toBeLessThan(1e-3);
+    expect(d.ci[0]).toBeCloseTo(0.05 - Z95 * wald, 4);
+    expect(d.ci[1]).toBeCloseTo(0.05 + Z95 * wald, 4);
+    // Exactly: each arm's variance is the Wald one times G/(G−1).
+    const exact = Math.sqrt(((p1 * (1 - p1)) / 4000) * (4000 / 3999) + ((p2 * (1 - p2)) / 1000) * (1000 / 999));
+    expect(d.se).toBeCloseTo(exact, 14);
+  });
+
+  it('widens when a user’s rows move together', () => {
+    // Same rows and rates; in the second case each user converts in both of their cycles or in neither.
+    const split = clusterSums(Array.from({ length: 200 }, (_, i) => ({ y: i < 100 ? 1 : 0, n: 1 })));
+    const paired = clusterSums(Array.from({ length: 100 }, (_, i) => ({ y: i < 50 ? 2 : 0, n: 2 })));
+    const h = clusterSums(Array.from({ length: 200 }, (_, i) => ({ y: i < 60 ? 1 : 0, n: 1 })));
+    const a = clusteredDifference(split, h);
+    const b = clusteredDifference(paired, h);
+    expect(a.difference).toBeCloseTo(b.difference, 14);
+    expect(clusteredRatioMean(paired).variance).toBeGreaterThan(1.9 * clusteredRatioMean(split).variance);
+    expect(b.se).toBeGreaterThan(a.se);
+  });
+
+  it('works on revenue and gives NaN where undefined', () => {
+    // Revenue per row: treated (300, 1 row), (0, 1 row); holdout one user → no variance.
+    const t = clusterSums([{ y: 300, n: 1 }, { y: 0, n: 1 }]);
+    // m = 150, residuals ±150, Σ² = 45000, var = 2 · 45000 / 4 = 22500.
+    expect(clusteredRatioMean(t)).toEqual({ mean: 150, variance: 22500 });
+    const one = clusterSums([{ y: 100, n: 3 }]);
+    expect(clusteredRatioMean(one).mean).toBeCloseTo(100 / 3, 14);
+    expect(clusteredRatioMean(one).variance).toBeNaN();
+    const d = clusteredDifference(t, one);
+    expect(d.difference).toBeCloseTo(150 - 100 / 3, 12);
+    expect(d.se).toBeNaN();
+    expect(d.ci[0]).toBeNaN();
+    const empty = clusterSums([]);
+    expect(clusteredRatioMean(empty).mean).toBeNaN();
+    expect(clusteredDifference(t, empty).difference).toBeNaN();
+    // Identical users: zero variance, never a negative one from rounding.
+    const same = clusterSums(Array.from({ length: 7 }, () => ({ y: 0.1, n: 1 })));
+    expect(clusteredRatioMean(same).variance).toBeGreaterThanOrEqual(0);
+    expect(clusteredRatioMean(same).variance).toBeLessThan(1e-15); // rounding noise only (the mean² is 0.01)
+  });
+
+  it('rejects sums no group of users can have', () => {
+    expect(() => clusterSums([{ y: 1, n: 0 }])).toThrow(/n must be a positive integer/);
+    expect(() => clusterSums([{ y: Number.NaN, n: 1 }])).toThrow(RangeError);
+    expect(() => clusteredRatioMean({ clusters: 3, n: 2, nn: 2, y: 1, yy: 1, yn: 1 })).toThrow(/at least the number of clusters/);
+    expect(() => clusteredRatioMean({ clusters: -1, n: 0, nn: 0, y: 0, yy: 0, yn: 0 })).toThrow(/non-negative integer/);
+    expect(() => clusteredDifference(clusterSums([]), clusterSums([]), 1)).toThrow(/strictly between 0 and 1/);
   });
 });
