@@ -208,6 +208,7 @@ const T = {
     campaignsTitle: (days: string) => `Campaigns — outreach of the last ${days} days`,
     upliftTitle: (days: string) => `Uplift — treated vs holdout, last ${days} days`,
     noCampaigns: (days: string) => `No outreach was planned in the last ${days} days.`,
+    noSettledCampaigns: (days: string, open: string) => `No outreach of the last ${days} days has settled yet: ${open} still inside the conversion window.`,
     tierLine: (tier: string) => `*${tier}*`,
     treated: 'treated',
     holdout: 'holdout',
@@ -318,6 +319,7 @@ const T = {
     campaignsTitle: (days: string) => `营销效果 — 近 ${days} 天的触达`,
     upliftTitle: (days: string) => `提升效果 — 触达组 vs 对照组，近 ${days} 天`,
     noCampaigns: (days: string) => `近 ${days} 天没有计划过触达。`,
+    noSettledCampaigns: (days: string, open: string) => `近 ${days} 天的触达尚未结算：${open} 条仍在转化窗口内。`,
     tierLine: (tier: string) => `*${tier}风险*`,
     treated: '触达组',
     holdout: '对照组',
@@ -643,7 +645,11 @@ function tierReportLines(r: SegmentReport, f: Formatter, label: string): string 
 export function campaignsMessage(r: CampaignReport, days: number, f: Formatter, kind: 'campaigns' | 'uplift'): Message {
   const t = texts(f.lang);
   const title = kind === 'uplift' ? t.upliftTitle(f.int(days)) : t.campaignsTitle(f.int(days));
-  if (r.overall.treated.n + r.overall.holdout.n === 0) return { text: t.noCampaigns(f.int(days)), blocks: [header(title), section(t.noCampaigns(f.int(days)))] };
+  if (r.overall.treated.n + r.overall.holdout.n === 0) {
+    // Outcomes settle when the conversion window closes: recent outreach exists but is not counted yet.
+    const none = r.unsettled > 0 ? t.noSettledCampaigns(f.int(days), f.int(r.unsettled)) : t.noCampaigns(f.int(days));
+    return { text: none, blocks: [header(title), section(none)] };
+  }
   const blocks: Block[] = [header(title)];
   if (kind === 'uplift' && r.overall.upliftCi) {
     const [lo, hi] = r.overall.upliftCi;

@@ -29,6 +29,8 @@ export interface ArmStats {
   /** Rows with a purchase or renewal in their window. */
   conversions: number;
   conversionRate: number | null;
+  /** Purchases and renewals in the windows (a converted row may hold several). */
+  purchases: number;
   /** Σ paid for purchases and renewals in the windows (minor units). */
   revenueMinor: number;
   /** Σ paid + discount (minor units). */
@@ -150,6 +152,7 @@ function arm(a: ArmSums | undefined): ArmStats {
     users: a?.users ?? 0,
     conversions,
     conversionRate: ratio(conversions, n),
+    purchases: a?.purchases ?? 0,
     revenueMinor: paid,
     grossRevenueMinor: gross,
     discountMinor: a?.discountMinor ?? 0,
@@ -168,8 +171,8 @@ function ci(value: number | null, d: ClusteredDifference, scale: number): Ci95 {
   return value !== null && Number.isFinite(half) ? [value - half, value + half] : null;
 }
 
-/** Treated vs holdout of one group. Exported for tests and callers that sum their own groups. */
-export function segment(key: string, offer: string, tier: string, treated: ArmSums | undefined, holdout: ArmSums | undefined): SegmentReport {
+/** Treated vs holdout of one group. */
+function segment(key: string, offer: string, tier: string, treated: ArmSums | undefined, holdout: ArmSums | undefined): SegmentReport {
   const t = arm(treated);
   const nT = t.n;
   const conv = clusteredDifference(sums(treated, (a) => a.converted), sums(holdout, (a) => a.converted));

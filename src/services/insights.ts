@@ -174,7 +174,10 @@ export function createInsights(d: InsightsDeps): Insights {
       }
       return { ...card, persona };
     },
-    campaigns: (days) => campaignReport(d.db, { since: new Date(d.now().getTime() - days * 86_400_000), windowDays: d.conversionWindowDays }),
+    campaigns: (days) => {
+      const now = d.now();
+      return campaignReport(d.db, { since: new Date(now.getTime() - days * 86_400_000), windowDays: d.conversionWindowDays, now });
+    },
     model: () => modelCard(d.db),
     digestCandidates: (runId, n) => newHighRiskUsers(d.db, runId, n),
     saveDigestBaseline: (runId, by) => saveDigestSnapshot(d.db, runId, by),

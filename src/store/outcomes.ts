@@ -49,7 +49,8 @@ with due as (
     -- The index's range: a row's window never opens before it was scheduled (sent_at ≥ scheduled_at).
     and o.scheduled_at <= $1::timestamptz - make_interval(days => $2::int)
     and coalesce(o.sent_at, o.scheduled_at) + make_interval(days => $2::int) <= $1::timestamptz
-  order by o.scheduled_at, o.id
+  -- Index order only: a tie-breaker would sort every row of a cycle (they share scheduled_at).
+  order by o.scheduled_at
   limit $3
   for update of o skip locked
 ), r as (
@@ -62,9 +63,9 @@ with due as (
   from due join outreach o on o.id = due.id
   left join coupons c on c.id = o.coupon_id
 ), x as (
-  select r.*, coalesce(u.unsubscribed_at >= r.ws and u.unsubscribed_at < r.we, false) as unsubscribed, w.*
+  -- users by primary key per row (a join here was planned as a scan of all users per batch).
+  select r.*, coalesce((select u.unsubscribed_at >= r.ws and u.unsubscribed_at < r.we from users u where u.id = r.user_id), false) as unsubscribed, w.*
   from r
-  left join users u on u.id = r.user_id
   cross join lateral (
     select count(*) filter (where e.type in ('purchase', 'renewal'))::int as conversions,
            coalesce(sum(e.amount_minor) filter (where e.type in ('purchase', 'renewal')), 0)::bigint as revenue,
@@ -104,10 +105,12 @@ with due as (
   on conflict (outreach_id) do nothing
   returning converted, coupon_redeemed
 ), mark as (
-  update outreach o set settled_at = $1::timestamptz from r where o.id = r.id
+  -- = any(array(…)): probes by primary key, where a join was planned as a scan of all outreach.
+  update outreach o set settled_at = $1::timestamptz where o.id = any(array(select id from due))
 ), redeem as (
   update coupons c set redeemed_at = g.redeemed_at
-  from g where c.id = g.coupon_id and g.redeemed_at is not null and c.redeemed_at is null
+  from g
+  where c.id = any(array(select coupon_id from g where redeemed_at is not null)) and c.id = g.coupon_id and c.redeemed_at is null
 )
 select (select count(*) from r)::int as claimed, count(*)::int as settled,
        count(*) filter (where converted)::int as converted, count(*) filter (where coupon_redeemed)::int as redeemed

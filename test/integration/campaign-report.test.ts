@@ -5,16 +5,21 @@
  * the window edges) with a fixed clock: which rows settle, every field of every outcome, the
  * coupons stamped redeemed, idempotence under re-runs and concurrent runs, a moving clock.
  * The report: hand-made outcomes small enough to compute every number in the comments.
- * The CLI: the table and --json over the settled data.
+ * The CLI: the table and --json over the settled data. The job: a real BullMQ worker runs it.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePayload, QUEUES } from '../../jobs/catalog.js';
+import { upsertSchedules } from '../../jobs/schedules.js';
+import { campaignsMessage, formatter } from '../../src/bot/blocks.js';
 import type { Database } from '../../src/db/client.js';
 import { silentLogger } from '../../src/logger.js';
 import { campaignReport, type CampaignReport, type SegmentReport } from '../../src/services/campaign-report.js';
 import { settleOutreach } from '../../src/services/settle.js';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
+import { testJobs } from '../support/jobs.js';
 
 const run = promisify(execFile);
 const HOUR = 3_600_000;
@@ -281,8 +286,8 @@ describe('settling outreach outcomes', () => {
     // Treated (intention to treat, failed send included): c1 u1 u2 u3 u6 u7, c2 u1 u6 u13, imported u10 u12 u15 = 11 rows, 6 converted
     // (c1 u1 u2 u7, c2 u1, u10, u12). Holdout: c1 u4 u5 u8, c2 u4 u9, imported u11 = 6 rows, 5 converted.
     expect(json).toMatchObject({ currency: 'CNY', windowDays: 14, settled: 17, unsettled: 3, since: null });
-    expect(json.overall.treated).toMatchObject({ n: 11, users: 9, conversions: 6, revenueMinor: 30_500, discountMinor: 8200, clicks: 2, unsubscribes: 1 });
-    expect(json.overall.holdout).toMatchObject({ n: 6, users: 5, conversions: 5, revenueMinor: 13_000, discountMinor: 0 });
+    expect(json.overall.treated).toMatchObject({ n: 11, users: 9, conversions: 6, purchases: 7, revenueMinor: 30_500, discountMinor: 8200, clicks: 2, unsubscribes: 1 });
+    expect(json.overall.holdout).toMatchObject({ n: 6, users: 5, conversions: 5, purchases: 5, revenueMinor: 13_000, discountMinor: 0 });
     expect(json.overall.uplift).toBeCloseTo(6 / 11 - 5 / 6, 12);
     // Cost = 2000 + 3000 + 1000 + 500 + 1000 + 700; net = (30500/11 − 13000/6) · 11.
     expect(json.overall.couponCostMinor).toBe(8200);
@@ -310,9 +315,28 @@ describe('settling outreach outcomes', () => {
     expect(bad.stderr).toMatch(/--since must be a date/);
   });
 
-  it('settles the rest as the clock moves on', async () => {
+  it('settles the rest as the clock moves on, through the outreach.settle job and its hourly schedule', async () => {
     const later = new Date(T3.getTime() + 14 * DAY);
-    expect(await settle(later)).toMatchObject({ settled: 3, converted: 1, redeemed: 1 });
+    const jobs = testJobs({ db, smtpUrl: 'smtp://127.0.0.1:9', now: () => later });
+    try {
+      await upsertSchedules(jobs.queues, { rescoreCron: '0 3 * * *', sweepCron: '*/5 * * * *', settleCron: '17 * * * *', tz: 'UTC' });
+      const schedulers = await jobs.queues.delivery.getJobSchedulers();
+      expect(schedulers.find((x) => x.key === 'settle')).toMatchObject({ name: 'outreach.settle', pattern: '17 * * * *' });
+      expect(() => parsePayload('outreach.settle', { all: true })).toThrow(/invalid payload for outreach.settle/);
+      const connection = jobs.redis.duplicate();
+      const events = new QueueEvents(QUEUES.delivery, { connection, prefix: jobs.queues.prefix });
+      try {
+        await events.waitUntilReady();
+        jobs.start();
+        const job = await jobs.queues.delivery.add('outreach.settle', {}, { jobId: 'settle-test' });
+        expect(await job.waitUntilFinished(events, 30_000)).toMatchObject({ settled: 3, converted: 1, redeemed: 1 });
+      } finally {
+        await events.close();
+        connection.disconnect();
+      }
+    } finally {
+      await jobs.close();
+    }
     const all = await outcomes(db);
     expect(all['c3/u1']).toEqual(hi(T3, { converted: true, conversions: 1, revenue_minor: 7000, coupon_redeemed: true, discount_minor: 1750 }));
     expect(all['c3/u4']).toEqual(hi(T3, { holdout: true }));
@@ -502,6 +526,9 @@ describe('the campaign report', () => {
     expect(none).toMatchObject({ settled: 0, unsettled: 1, unsettledWindowOpen: 1, unsettledDue: 0, offers: [], tiers: [], offerTiers: [], cycles: [], trend: [] });
     expect(none.overall).toMatchObject({ uplift: null, upliftCi: null, netIncrementalRevenueMinor: null, roi: null, couponCostMinor: 0 });
     expect(none.overall.treated).toMatchObject({ n: 0, conversionRate: null, revenuePerUserMinor: null });
+    // The bot says why, instead of "no outreach".
+    expect(campaignsMessage(none, 10, formatter('en', 'CNY'), 'campaigns').text).toBe('No outreach of the last 10 days has settled yet: 1 still inside the conversion window.');
+    expect(campaignsMessage(none, 10, formatter('zh', 'CNY'), 'campaigns').text).toBe('近 10 天的触达尚未结算：1 条仍在转化窗口内。');
     await expect(campaignReport(db, { windowDays: 14, cycles: 0 })).rejects.toThrow(/cycles must be a positive integer/);
   });
 });
