@@ -494,6 +494,33 @@ program
     }
   });
 
+program
+  .command('simulate')
+  .description('continue the synthetic platform day by day on a simulated clock, with the real cycle, and users who respond to what they received')
+  .requiredOption('--days <n>', 'simulated days', positiveInt('--days'))
+  .option('--users <n>', 'users to seed', positiveInt('--users'), 5_000)
+  .option('--seed <s>', 'random seed', positiveInt('--seed'), 1)
+  .option('--cycle-every <period>', 'how often the cycle runs: 1d or 7d', (v: string) => {
+    if (v !== '1d' && v !== '7d') throw new InvalidArgumentError('--cycle-every must be 1d or 7d');
+    return v === '1d' ? 1 : 7;
+  }, 1)
+  .option('--policy <policy>', 'who gets which offer: tiers, uplift or auto (default: OUTREACH_POLICY)', (v: string) => {
+    if (v !== 'tiers' && v !== 'uplift' && v !== 'auto') throw new InvalidArgumentError('--policy must be tiers, uplift or auto');
+    return v;
+  })
+  .option('--start <date>', 'the first simulated day (YYYY-MM-DD, UTC); the history ends there (default: today minus --days)', (v: string) => {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`))) throw new InvalidArgumentError('--start must be a date YYYY-MM-DD');
+    return new Date(`${v}T00:00:00Z`);
+  })
+  .option('--reset', 'with DATABASE_URL: empty that database first (it must hold no events otherwise)')
+  .option('--json', 'machine-readable report')
+  .action(async (o: { days: number; users: number; seed: number; cycleEvery: number; policy?: 'tiers' | 'uplift' | 'auto'; start?: Date; reset?: boolean; json?: boolean }) => {
+    const { runSimulateCommand, printSimulation } = await import('./cli/simulate-command.js');
+    const report = await runSimulateCommand({ ...o, env: process.env, say: o.json ? () => {} : (m) => process.stderr.write(`${m}\n`) });
+    if (o.json) out(JSON.stringify(report));
+    else printSimulation(report, out);
+  });
+
 export { program };
 
 async function main(argv: string[]): Promise<void> {
