@@ -37,11 +37,13 @@ export async function runSimulateCommand(o: SimulateCommandOptions): Promise<Sim
   const pglite = !o.env.DATABASE_URL;
   const dir = resolve(isExplicit(o.env, 'PGLITE_DIR') ? (o.env.PGLITE_DIR as string) : `${SIM_DIR}/db`);
   if (pglite) await rm(dir, { recursive: true, force: true });
+  // The simulation's mail never leaves the machine: an outbox of its own database's, read back
+  // by its users (so two simulations on one machine never share one).
+  const outbox = pglite ? `${dir}-outbox` : resolve(`${SIM_DIR}/${new URL(o.env.DATABASE_URL as string).pathname.slice(1) || 'postgres'}-outbox`);
   const env = {
     ...o.env,
     PGLITE_DIR: dir,
-    // The simulation's mail never leaves the machine: its own outbox, read back by its users.
-    OUTBOX_DIR: resolve(`${SIM_DIR}/outbox`),
+    OUTBOX_DIR: outbox,
     SMTP_URL: '',
     ...(o.policy ? { OUTREACH_POLICY: o.policy } : {}),
   };
