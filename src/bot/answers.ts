@@ -6,6 +6,7 @@
 import type { Logger } from '../logger.js';
 import type { Queryable } from '../db/client.js';
 import { audit } from '../services/audit.js';
+import { campaignReport, type TrendPoint } from '../services/campaign-report.js';
 import { setOutreachPaused, UPLIFT_DAYS, type Insights } from '../services/insights.js';
 import type { Viewer } from './access.js';
 import {
@@ -18,6 +19,7 @@ import {
   modelMessage,
   overviewMessage,
   plain,
+  roiMessage,
   segmentLabel,
   segmentMessage,
   segmentsMessage,
@@ -26,7 +28,7 @@ import {
   withExamples,
   type Message,
 } from './blocks.js';
-import { riskDistributionChart, segmentSizesChart, upliftChart } from './charts.js';
+import { netRevenueChart, riskDistributionChart, segmentSizesChart, upliftChart } from './charts.js';
 import { ADMIN_INTENTS, type Intent, type Lang, type UserRef } from './intent.js';
 
 export interface Chart {
@@ -114,6 +116,17 @@ export async function answerIntent(d: AnswerDeps, intent: Intent, lang: Lang, vi
           : [];
       return { ...campaignsMessage(r, UPLIFT_DAYS, f, 'uplift'), charts };
     }
+    case 'roi': {
+      // The campaign report itself (not insights.campaigns): this answer needs the clock, for
+      // when the next window closes, and the currency the amounts are in.
+      const now = d.now();
+      const r = await campaignReport(d.db, { since: new Date(now.getTime() - intent.days * DAY_MS), windowDays: d.conversionWindowDays, now, currency: d.currency });
+      const points = trendPoints(r.trend, d.currency);
+      const charts: Chart[] = points.some((p) => p.net !== null)
+        ? [{ filename: 'net-incremental-revenue.png', title: t.roiChartTitle, render: () => netRevenueChart(points, lang, d.currency) }]
+        : [];
+      return { ...roiMessage(r, intent.days, f), charts };
+    }
     case 'model':
       return noCharts(modelMessage(await d.insights.model(), f));
     case 'rescore':
@@ -123,6 +136,24 @@ export async function answerIntent(d: AnswerDeps, intent: Intent, lang: Lang, vi
     default:
       return assertUnreachable(intent);
   }
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The trend as chart points in major units, each labelled by its first send day (cycle ids
+ * can be long import names); two cycles starting the same day are told apart by their ids.
+ */
+export function trendPoints(trend: readonly TrendPoint[], currency: string): { label: string; net: number | null; ciLow?: number; ciHigh?: number }[] {
+  const scale = 10 ** (new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2);
+  const days = trend.map((p) => p.windowStart.slice(0, 10));
+  return trend.map((p, i) => {
+    const day = days[i] as string;
+    const label = days.indexOf(day) !== days.lastIndexOf(day) ? `${day} ${p.cycleId}` : day;
+    const net = p.netIncrementalRevenueMinor === null ? null : p.netIncrementalRevenueMinor / scale;
+    const ci = net !== null && p.netIncrementalRevenueCi ? { ciLow: p.netIncrementalRevenueCi[0] / scale, ciHigh: p.netIncrementalRevenueCi[1] / scale } : {};
+    return { label, net, ...ci };
+  });
 }
 
 function assertUnreachable(x: never): never {

@@ -253,6 +253,43 @@ const T = {
     failed: 'Sorry, something went wrong while answering. The error was logged; try again in a minute.',
     chartFailed: 'The chart could not be uploaded here.',
     personaNumber: (n: number) => `Persona ${n + 1}`,
+    roiTitle: (days: string) => `Did outreach pay off? Last ${days} days`,
+    roiNothingSettled: 'Nothing has settled yet: an outreach counts once its conversion window has closed.',
+    roiFirstClose: (when: string) => `The first window closes ${when}.`,
+    roiDue: (n: string) => `${n} outreach row(s) have closed windows and wait for the next settle run (\`rekindle cycle\`).`,
+    roiNoOutreach: (days: string) => `No outreach was planned in the last ${days} days.`,
+    verdict: {
+      pays: (net: string, lo: string, hi: string, roi: string) => `✅ *Pays off* — ${net} net incremental revenue (95% interval ${lo} to ${hi})${roi}.`,
+      loses: (net: string, lo: string, hi: string, roi: string) => `🔻 *Loses money* — ${net} net incremental revenue (95% interval ${lo} to ${hi})${roi}.`,
+      unclear: (net: string, lo: string, hi: string) => `🤷 *Not clear yet* — ${net} net incremental revenue, but the 95% interval (${lo} to ${hi}) spans zero.`,
+      noInterval: (net: string) => `🤷 *Not clear yet* — ${net} net incremental revenue, from too few users for an interval.`,
+      noComparison: '🤷 *Not clear yet* — settled outcomes of both the treated and the holdout are needed to compare.',
+    },
+    roiSuffix: (roi: string) => `, ROI ${roi}`,
+    offerName: { coupon: 'Coupon', email: 'Email', all: 'All offers' } as Record<string, string>,
+    offerStatus: { pays: 'pays off', loses: 'loses money', unclear: 'not clear yet', none: 'no comparison' } as Record<string, string>,
+    net: 'net',
+    couponCost: 'coupon cost',
+    incrConversions: 'incremental conversions',
+    to: 'to',
+    armSizes: (t: string, h: string) => `treated ${t} / holdout ${h}`,
+    roiSettled: (settled: string, waiting: string, next: string) => `${settled} settled outcome(s) · ${waiting} still waiting${next}`,
+    roiNextClose: (when: string) => ` (next window closes ${when})`,
+    roiNote: (days: number) =>
+      `Net incremental revenue = (revenue paid per treated user − per holdout user) × treated users, so coupon discounts are already taken off; coupon cost = discounts redeemed; ROI = net ÷ coupon cost. Outcomes settle ${days} days after sending; 95% intervals are cluster-robust by user.`,
+    roiChartTitle: 'Net incremental revenue per cycle',
+    reasonWhy: 'Why this offer',
+    reasonHeldOut: 'Offer it would have got (holdout)',
+    offerWord: { coupon: 'coupon', email: 'email' } as Record<string, string>,
+    reasonUplift: (uplift: string, order: string, minus: string, value: string) => `uplift ${uplift} × ${order} order${minus} = ${value} expected value`,
+    reasonDiscount: (d: string) => ` − ${d} expected discount`,
+    reasonEmailCost: (c: string) => ` − ${c} email cost`,
+    reasonRank: (n: string) => `rank ${n} by expected value`,
+    reasonBudget: 'the coupon budget had run out, so an email',
+    reasonUpliftBare: 'uplift model',
+    reasonExplore: 'explore (random offer for learning)',
+    reasonTiers: (tier: string, churn: string, fallback: string) => `risk tiers (${tier} risk, churn ${churn}${fallback})`,
+    reasonFallback: (why: string) => `; uplift model not ready: ${why}`,
   },
   zh: {
     helpTitle: 'Rekindle：用户留存问答',
@@ -364,6 +401,43 @@ const T = {
     failed: '抱歉，回答时出错了。错误已记录，请稍后再试。',
     chartFailed: '图表无法上传到这里。',
     personaNumber: (n: number) => `画像 ${n + 1}`,
+    roiTitle: (days: string) => `触达划算吗？近 ${days} 天`,
+    roiNothingSettled: '还没有结算的结果：每次触达要等观察期结束后才计入。',
+    roiFirstClose: (when: string) => `第一个观察期在 ${when} 结束。`,
+    roiDue: (n: string) => `有 ${n} 条触达的观察期已结束，等待下一次结算（\`rekindle cycle\`）。`,
+    roiNoOutreach: (days: string) => `近 ${days} 天没有计划过触达。`,
+    verdict: {
+      pays: (net: string, lo: string, hi: string, roi: string) => `✅ *划算* — 净增收入 ${net}（95% 置信区间 ${lo} 至 ${hi}）${roi}。`,
+      loses: (net: string, lo: string, hi: string, roi: string) => `🔻 *亏钱* — 净增收入 ${net}（95% 置信区间 ${lo} 至 ${hi}）${roi}。`,
+      unclear: (net: string, lo: string, hi: string) => `🤷 *暂不确定* — 净增收入 ${net}，但 95% 置信区间（${lo} 至 ${hi}）包含零。`,
+      noInterval: (net: string) => `🤷 *暂不确定* — 净增收入 ${net}，用户太少，无法给出置信区间。`,
+      noComparison: '🤷 *暂不确定* — 触达组和对照组都要有结算结果才能比较。',
+    },
+    roiSuffix: (roi: string) => `，ROI ${roi}`,
+    offerName: { coupon: '优惠券', email: '邮件', all: '全部触达' } as Record<string, string>,
+    offerStatus: { pays: '划算', loses: '亏钱', unclear: '暂不确定', none: '无法比较' } as Record<string, string>,
+    net: '净增收入',
+    couponCost: '优惠券成本',
+    incrConversions: '增量转化',
+    to: '至',
+    armSizes: (t: string, h: string) => `触达组 ${t} / 对照组 ${h}`,
+    roiSettled: (settled: string, waiting: string, next: string) => `已结算 ${settled} 条 · 待结算 ${waiting} 条${next}`,
+    roiNextClose: (when: string) => `（下一个观察期 ${when} 结束）`,
+    roiNote: (days: number) =>
+      `净增收入 =（触达组人均实付 − 对照组人均实付）× 触达人数，已扣除优惠券折扣；优惠券成本 = 已使用的折扣；ROI = 净增收入 ÷ 优惠券成本。触达后 ${days} 天结算；95% 置信区间按用户聚类计算。`,
+    roiChartTitle: '各周期净增收入',
+    reasonWhy: '选择原因',
+    reasonHeldOut: '本应收到（对照组）',
+    offerWord: { coupon: '优惠券', email: '邮件' } as Record<string, string>,
+    reasonUplift: (uplift: string, order: string, minus: string, value: string) => `提升 ${uplift} × 客单价 ${order}${minus} = 预期价值 ${value}`,
+    reasonDiscount: (d: string) => ` − 预期折扣 ${d}`,
+    reasonEmailCost: (c: string) => ` − 邮件成本 ${c}`,
+    reasonRank: (n: string) => `按预期价值排第 ${n} 位`,
+    reasonBudget: '优惠券预算已用完，改发邮件',
+    reasonUpliftBare: '提升模型',
+    reasonExplore: '探索（为了学习随机分配的优惠）',
+    reasonTiers: (tier: string, churn: string, fallback: string) => `风险分层（${tier}风险，流失概率 ${churn}${fallback}）`,
+    reasonFallback: (why: string) => `；提升模型未就绪：${why}`,
   },
 } as const;
 
@@ -429,6 +503,7 @@ const USAGE: readonly (readonly [string, boolean])[] = [
   ['recommend <id|email>', false],
   ['campaigns [days]', false],
   ['uplift', false],
+  ['roi [days]', false],
   ['model', false],
   ['rescore', true],
   ['pause outreach', true],
@@ -573,18 +648,84 @@ function recommendationLines(card: CardWithPersona, f: Formatter): string[] {
   });
 }
 
+/** A signed percentage: `+12.0%`, `-3.5%`. */
+function signedPct(f: Formatter, p: number, digits = 1): string {
+  return nf(LOCALE[f.lang], { style: 'percent', minimumFractionDigits: digits, maximumFractionDigits: digits, signDisplay: 'exceptZero' }).format(p);
+}
+
+const finiteNum = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const record = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/** The planner's fallback sentence without the parts the line already says ("OUTREACH_POLICY is uplift, but …: the risk tiers decide"). */
+function shortFallback(fallback: string): string {
+  return fallback.replace(/^OUTREACH_POLICY is \w+, but /, '').replace(/: the risk tiers decide$/, '');
+}
+
+/**
+ * Why an outreach row got its offer, in one line, from the `policy` and `reason` the planner
+ * stored (src/services/outreach-plan.ts): the value policy's arithmetic (uplift × order value
+ * − expected discount or email cost = expected value, and the budget rank), the risk tier
+ * (with why the uplift model did not decide), or exploration. Null for rows with no policy
+ * (imported campaigns). The reason is read defensively: a field missing from an older row
+ * drops that part of the line, never the card.
+ */
+export function offerReasonLine(o: { channel: string; policy: string | null; reason: Record<string, unknown> | null }, f: Formatter): string | null {
+  if (!o.policy) return null;
+  const t = texts(f.lang);
+  const r = o.reason ?? {};
+  const offer = t.offerWord[o.channel] ?? esc(o.channel);
+  switch (o.policy) {
+    case 'explore':
+      return `${offer} · ${t.reasonExplore}`;
+    case 'uplift': {
+      const est = record(o.channel === 'coupon' ? r.coupon : r.email);
+      const uplift = finiteNum(est.uplift);
+      const order = finiteNum(r.orderValueMinor);
+      const value = finiteNum(est.value) ?? finiteNum(r.value);
+      const parts: string[] = [];
+      if (uplift === null || order === null || value === null) parts.push(`${offer} · ${t.reasonUpliftBare}`);
+      else {
+        let minus = '';
+        if (o.channel === 'coupon') {
+          const discount = finiteNum(est.expectedDiscount);
+          if (discount !== null) minus = t.reasonDiscount(f.money(discount));
+        } else {
+          // The email's cost is not stored apart: value = uplift × order − cost.
+          const cost = uplift * order - value;
+          if (cost >= 0.5) minus = t.reasonEmailCost(f.money(cost));
+        }
+        parts.push(`${offer} · ${t.reasonUplift(signedPct(f, uplift), f.money(order), minus, f.money(value))}`);
+      }
+      const rank = finiteNum(r.rank);
+      if (rank !== null) parts.push(t.reasonRank(f.int(rank)));
+      if (r.limitedBy === 'budget') parts.push(t.reasonBudget);
+      return parts.join(f.lang === 'zh' ? '，' : ', ');
+    }
+    case 'tiers': {
+      const tier = typeof r.tier === 'string' ? tierLabel(r.tier, f.lang) : '—';
+      const churn = finiteNum(r.churn);
+      const fallback = typeof r.fallback === 'string' && r.fallback ? t.reasonFallback(esc(shortFallback(r.fallback))) : '';
+      return `${offer} · ${t.reasonTiers(f.lang === 'en' ? tier.toLowerCase() : tier, churn === null ? '—' : f.pct(churn), fallback)}`;
+    }
+    default:
+      return `${offer} · ${esc(o.policy)}`;
+  }
+}
+
 function outreachLine(card: CardWithPersona, f: Formatter, now: Date, windowDays: number): string {
   const t = texts(f.lang);
   const o = card.lastOutreach;
   if (!o) return t.noOutreach;
+  const why = offerReasonLine(o, f);
+  const colon = f.lang === 'zh' ? '：' : ': ';
   if (o.holdout) {
     const result = o.convertedAt ? t.converted(f.date(o.convertedAt)) : o.windowEndsAt > now ? t.pending(f.date(o.windowEndsAt, false)) : t.notConverted(windowDays);
-    return `${t.holdoutRow(esc(o.cycleId))} ${result}`;
+    return `${t.holdoutRow(esc(o.cycleId))} ${result}${why ? `\n_${t.reasonHeldOut}_${colon}${why}` : ''}`;
   }
   const parts = [t.outreachRow(t.channel[o.channel] ?? o.channel, t.state[o.state] ?? o.state, f.date(o.sentAt ?? o.scheduledAt))];
   if (o.coupon) parts.push(t.coupon(esc(o.coupon.code), o.coupon.redeemed));
   if (o.state === 'sent') parts.push(o.convertedAt ? t.converted(f.date(o.convertedAt)) : o.windowEndsAt > now ? t.pending(f.date(o.windowEndsAt, false)) : t.notConverted(windowDays));
-  return parts.join(' · ');
+  return `${parts.join(' · ')}${why ? `\n_${t.reasonWhy}_${colon}${why}` : ''}`;
 }
 
 export type CardView = 'user' | 'why' | 'recommend';
@@ -660,6 +801,80 @@ export function campaignsMessage(r: CampaignReport, days: number, f: Formatter, 
   blocks.push(context(t.conversionNote(r.windowDays)));
   const u = r.overall.uplift;
   return { text: `${title}: ${t.uplift} ${u === null ? '—' : f.pp(u)}`, blocks };
+}
+
+export type RoiStatus = 'pays' | 'loses' | 'unclear' | 'none';
+
+/**
+ * What the net incremental revenue of a group says, respecting its 95% interval: `pays` when
+ * the whole interval is above zero, `loses` when below, `unclear` when it spans zero or there
+ * is no interval (too few users), `none` when there is nothing to compare (no holdout or no
+ * treated outcomes).
+ */
+export function roiStatus(g: Pick<SegmentReport, 'netIncrementalRevenueMinor' | 'netIncrementalRevenueCi'>): RoiStatus {
+  if (g.netIncrementalRevenueMinor === null) return 'none';
+  const ci = g.netIncrementalRevenueCi;
+  if (!ci) return 'unclear';
+  return ci[0] > 0 ? 'pays' : ci[1] < 0 ? 'loses' : 'unclear';
+}
+
+function roiVerdict(g: SegmentReport, f: Formatter): string {
+  const t = texts(f.lang);
+  const status = roiStatus(g);
+  const net = g.netIncrementalRevenueMinor;
+  if (status === 'none' || net === null) return t.verdict.noComparison;
+  const ci = g.netIncrementalRevenueCi;
+  if (!ci) return t.verdict.noInterval(f.money(net));
+  const roi = g.roi === null ? '' : t.roiSuffix(signedPct(f, g.roi, 0));
+  const [lo, hi] = [f.money(ci[0]), f.money(ci[1])];
+  return status === 'pays' ? t.verdict.pays(f.money(net), lo, hi, roi) : status === 'loses' ? t.verdict.loses(f.money(net), lo, hi, roi) : t.verdict.unclear(f.money(net), lo, hi);
+}
+
+function roiOfferLine(g: SegmentReport, f: Formatter): string {
+  const t = texts(f.lang);
+  const status = roiStatus(g);
+  const name = t.offerName[g.offer] ?? esc(g.offer);
+  const colon = f.lang === 'zh' ? '：' : ': ';
+  const head = f.lang === 'zh' ? `*${name}*（${t.offerStatus[status]}）` : `*${name}* (${t.offerStatus[status]})`;
+  const interval = (ci: [number, number] | null, fmt: (x: number) => string) => (ci ? ` [95% ${fmt(ci[0])} ${t.to} ${fmt(ci[1])}]` : '');
+  const conv = (x: number) => nf(LOCALE[f.lang], { maximumFractionDigits: 1, signDisplay: 'exceptZero' }).format(x);
+  const parts: string[] = [];
+  const net = g.netIncrementalRevenueMinor;
+  parts.push(`${t.net} ${net === null ? '—' : f.money(net)}${interval(g.netIncrementalRevenueCi, f.money)}`);
+  if (g.couponCostMinor > 0 || g.offer === 'coupon') parts.push(`${t.couponCost} ${f.money(g.couponCostMinor)}`);
+  if (g.roi !== null) parts.push(`ROI ${signedPct(f, g.roi, 0)}`);
+  if (g.incrementalConversions !== null) parts.push(`${t.incrConversions} ${conv(g.incrementalConversions)}${interval(g.incrementalConversionsCi, conv)}`);
+  parts.push(t.armSizes(f.int(g.treated.n), f.int(g.holdout.n)));
+  return `${head}${colon}${parts.join(' · ')}`;
+}
+
+/**
+ * "Did the coupons pay off?": a verdict on the net incremental revenue of all outreach that
+ * respects its 95% interval, then per offer the net incremental revenue with its interval,
+ * coupon cost, ROI and incremental conversions, from the campaign report (settled outcomes
+ * only). With nothing settled yet it says when the first window closes.
+ */
+export function roiMessage(r: CampaignReport, days: number, f: Formatter): Message {
+  const t = texts(f.lang);
+  const title = t.roiTitle(f.int(days));
+  const colon = f.lang === 'zh' ? '：' : ': ';
+  const blocks: Block[] = [header(title)];
+  if (r.settled === 0) {
+    const ls = [r.unsettled === 0 ? t.roiNoOutreach(f.int(days)) : t.roiNothingSettled];
+    if (r.nextWindowCloseAt) ls.push(t.roiFirstClose(f.date(new Date(r.nextWindowCloseAt))));
+    if (r.unsettledDue) ls.push(t.roiDue(f.int(r.unsettledDue)));
+    blocks.push(section(ls.join(' ')));
+    return { text: `${title}${colon}${ls.join(' ')}`.replace(/[*`]/g, ''), blocks };
+  }
+  const verdict = roiVerdict(r.overall, f);
+  blocks.push(section(verdict));
+  const offerLines = r.offers.map((g) => roiOfferLine(g, f));
+  if (r.offers.length > 1) offerLines.push(roiOfferLine({ ...r.overall, offer: 'all' }, f));
+  blocks.push(...lines(offerLines));
+  const next = r.nextWindowCloseAt ? t.roiNextClose(f.date(new Date(r.nextWindowCloseAt))) : '';
+  blocks.push(context(t.roiSettled(f.int(r.settled), f.int(r.unsettled), next)));
+  blocks.push(context(t.roiNote(r.windowDays)));
+  return { text: `${title}${colon}${verdict.replace(/[*]/g, '')}`, blocks };
 }
 
 export function modelMessage(m: ModelCard, f: Formatter): Message {

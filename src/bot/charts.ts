@@ -347,6 +347,7 @@ function textWidthEm(s: string, advances: Map<number, number>): number {
 
 const PALETTE = {
   bar: '#4c78a8',
+  loss: '#e45756',
   treated: '#4c78a8',
   holdout: '#bab0ac',
   text: '#1f2328',
@@ -476,6 +477,11 @@ const TEXT = {
     pp: 'pp',
     note: 'Above each tier: uplift in percentage points (pp)',
     noteWithCi: 'Above each tier: uplift in percentage points (pp) [95% confidence interval]',
+    netTitle: 'Net incremental revenue per cycle',
+    netNote: 'Treated minus holdout revenue, after coupon discounts · error bars: 95% interval',
+    netNoteMissing: 'Treated minus holdout revenue, after coupon discounts · error bars: 95% interval · no bar: no holdout to compare',
+    netY: (currency: string) => `Net incremental revenue (${currency})`,
+    cycle: 'Cycle (first send day)',
   },
   zh: {
     riskTitle: '流失风险分布',
@@ -490,6 +496,11 @@ const TEXT = {
     pp: '个百分点',
     note: '各层上方：提升（百分点）',
     noteWithCi: '各层上方：提升（百分点）[95% 置信区间]',
+    netTitle: '各周期净增收入',
+    netNote: '触达组减去对照组的实付收入（已扣优惠券折扣）· 误差线：95% 置信区间',
+    netNoteMissing: '触达组减去对照组的实付收入（已扣优惠券折扣）· 误差线：95% 置信区间 · 无柱：没有对照组可比',
+    netY: (currency: string) => `净增收入（${currency}）`,
+    cycle: '周期（首个发送日）',
   },
 } as const;
 
@@ -710,6 +721,106 @@ export async function upliftChart(
           text: { field: 'note', type: 'nominal' },
         },
       },
+    ],
+  };
+  return renderPng(spec, options);
+}
+
+/**
+ * Net incremental revenue per cycle: one bar per cycle (blue above zero, red below), its 95%
+ * interval as an error bar, and a zero line, so a reader sees at once which cycles paid off
+ * and which only look like they did. Amounts in major units of `currency`.
+ *
+ * @param points - cycles in display order (oldest first) with unique labels; `net` null for a
+ *   cycle with nothing to compare (no bar, the label stays); both CI bounds or neither.
+ * @throws RangeError when there is no point, a label repeats, a number is not finite, or a CI is half given or inverted.
+ */
+export async function netRevenueChart(
+  points: readonly { label: string; net: number | null; ciLow?: number; ciHigh?: number }[],
+  lang: ChartLang,
+  currency: string,
+  options: ChartOptions = {},
+): Promise<Buffer> {
+  if (points.length === 0) throw new RangeError('netRevenueChart needs at least one point');
+  const seen = new Set<string>();
+  for (const [i, p] of points.entries()) {
+    if (seen.has(p.label)) throw new RangeError(`points[${i}].label ${JSON.stringify(p.label)} repeats; labels must be unique`);
+    seen.add(p.label);
+    if (p.net !== null) checkFinite(p.net, `points[${i}].net`);
+    if ((p.ciLow === undefined) !== (p.ciHigh === undefined)) throw new RangeError(`points[${i}]: give both ciLow and ciHigh or neither`);
+    if (p.ciLow !== undefined && p.ciHigh !== undefined) {
+      if (p.net === null) throw new RangeError(`points[${i}]: an interval needs a net value`);
+      checkFinite(p.ciLow, `points[${i}].ciLow`);
+      checkFinite(p.ciHigh, `points[${i}].ciHigh`);
+      if (p.ciLow > p.ciHigh) throw new RangeError(`points[${i}]: ciLow (${p.ciLow}) must not exceed ciHigh (${p.ciHigh})`);
+    }
+  }
+  const t = TEXT[lang];
+  const labels = points.map((p) => p.label);
+  // `at`: where the value label goes, past the bar or its interval, whichever reaches further.
+  const bars = points.flatMap((p) =>
+    p.net === null ? [] : [{ label: p.label, net: p.net, loss: p.net < 0, at: p.net < 0 ? Math.min(p.net, p.ciLow ?? p.net) : Math.max(p.net, p.ciHigh ?? p.net) }],
+  );
+  const intervals = points.flatMap((p) => (p.ciLow === undefined || p.ciHigh === undefined ? [] : [{ label: p.label, lo: p.ciLow, hi: p.ciHigh }]));
+  const extent = [0, ...bars.map((b) => b.net), ...intervals.flatMap((c) => [c.lo, c.hi])];
+  const span = Math.max(1, Math.max(...extent) - Math.min(...extent));
+  // Per layer rather than shared: the zero line must not be split by cycle.
+  const x = {
+    field: 'label',
+    type: 'nominal',
+    title: t.cycle,
+    scale: { domain: labels, paddingInner: 0.3 },
+    axis: { labelAngle: points.length > 8 ? -40 : 0, labelColor: PALETTE.text },
+  } as const;
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: CHART_WIDTH,
+    height: CHART_HEIGHT,
+    autosize: FIT,
+    config: baseConfig(),
+    title: { text: t.netTitle, subtitle: bars.length < points.length ? t.netNoteMissing : t.netNote },
+    layer: [
+      {
+        data: { values: bars },
+        mark: { type: 'bar' },
+        encoding: {
+          x,
+          y: {
+            field: 'net',
+            type: 'quantitative',
+            title: t.netY(currency),
+            axis: { format: ',.0f', tickCount: 6 },
+            // Room for the value labels above and below the bars.
+            scale: { domain: [Math.min(...extent) - span * 0.08, Math.max(...extent) + span * 0.08], nice: true },
+          },
+          color: { field: 'loss', type: 'nominal', scale: { domain: [false, true], range: [PALETTE.bar, PALETTE.loss] }, legend: null },
+        },
+      },
+      {
+        data: { values: intervals },
+        mark: { type: 'rule', color: PALETTE.text, strokeWidth: 1.5 },
+        encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } },
+      },
+      {
+        data: { values: intervals.flatMap((c) => [{ label: c.label, v: c.lo }, { label: c.label, v: c.hi }]) },
+        mark: { type: 'tick', color: PALETTE.text, thickness: 1.5, size: 14 },
+        encoding: { x, y: { field: 'v', type: 'quantitative' } },
+      },
+      {
+        // Only y: a horizontal line across the whole plot.
+        data: { values: [{}] },
+        mark: { type: 'rule', color: PALETTE.muted, strokeDash: [4, 3] },
+        encoding: { y: { datum: 0, type: 'quantitative' } },
+      },
+      ...([false, true] as const).map((loss) => ({
+        data: { values: bars.filter((b) => b.loss === loss) },
+        mark: { type: 'text' as const, fontSize: 11, color: PALETTE.text, baseline: loss ? ('top' as const) : ('bottom' as const), dy: loss ? 4 : -4 },
+        encoding: {
+          x,
+          y: { field: 'at', type: 'quantitative' as const },
+          text: { field: 'net', type: 'quantitative' as const, format: ',.0f' },
+        },
+      })),
     ],
   };
   return renderPng(spec, options);

@@ -31,6 +31,8 @@ export type Intent =
   | { readonly kind: 'recommend'; readonly ref: UserRef }
   | { readonly kind: 'campaigns'; readonly days: number }
   | { readonly kind: 'uplift' }
+  /** "Did the coupons pay off?": net incremental revenue, cost and ROI over the last `days` days. */
+  | { readonly kind: 'roi'; readonly days: number }
   | { readonly kind: 'model' }
   | { readonly kind: 'rescore' }
   | { readonly kind: 'pause_outreach' }
@@ -57,6 +59,11 @@ export const DEFAULT_N = 10;
 export const MAX_N = 100;
 /** Campaign window when the asker gives none. */
 export const DEFAULT_DAYS = 30;
+/**
+ * Period of the ROI answer when the asker gives none. Longer than {@link DEFAULT_DAYS}: only
+ * outcomes whose conversion window has closed count, so a month would leave two weeks of them.
+ */
+export const ROI_DAYS = 90;
 export const MAX_DAYS = 365;
 
 /** Phrasings for help messages; every one parses with {@link parseQuestion} (the tests check). */
@@ -68,6 +75,7 @@ export const EXAMPLES: { readonly en: readonly string[]; readonly zh: readonly s
     'what should we recommend to alice@example.com?',
     "how did last week's coupons do?",
     'did outreach beat the holdout?',
+    'did the coupons pay off?',
     'how good is the model?',
     'segment sizes',
   ],
@@ -78,6 +86,7 @@ export const EXAMPLES: { readonly en: readonly string[]; readonly zh: readonly s
     '推荐给 alice@example.com 什么课',
     '上周的优惠券效果怎么样',
     '触达组和对照组比提升多少',
+    '发券划算吗',
     '模型效果怎么样',
     '各分群有多少人',
   ],
@@ -342,7 +351,7 @@ function checkDays(value: number, raw: string, lang: Lang): number {
 
 type Sub =
   | 'help' | 'overview' | 'segments' | 'segment' | 'at-risk' | 'user' | 'recommend'
-  | 'campaigns' | 'uplift' | 'model' | 'rescore' | 'pause' | 'resume';
+  | 'campaigns' | 'uplift' | 'roi' | 'model' | 'rescore' | 'pause' | 'resume';
 
 const SUB_ALIASES: Readonly<Record<string, Sub>> = {
   help: 'help', '?': 'help', 帮助: 'help',
@@ -354,6 +363,7 @@ const SUB_ALIASES: Readonly<Record<string, Sub>> = {
   recommend: 'recommend', recommendations: 'recommend', 推荐: 'recommend',
   campaigns: 'campaigns', campaign: 'campaigns', 活动: 'campaigns',
   uplift: 'uplift', 提升: 'uplift',
+  roi: 'roi', payoff: 'roi', 'pay-off': 'roi', 回报: 'roi', 回报率: 'roi',
   model: 'model', 模型: 'model',
   rescore: 'rescore', 重新评分: 'rescore',
   pause: 'pause', 暂停: 'pause',
@@ -362,13 +372,13 @@ const SUB_ALIASES: Readonly<Record<string, Sub>> = {
 
 const SUB_NAMES: readonly Sub[] = [
   'help', 'overview', 'segments', 'segment', 'at-risk', 'user', 'recommend',
-  'campaigns', 'uplift', 'model', 'rescore', 'pause', 'resume',
+  'campaigns', 'uplift', 'roi', 'model', 'rescore', 'pause', 'resume',
 ];
 
 const SUB_USAGE: Readonly<Record<Sub, string>> = {
   help: 'help', overview: 'overview', segments: 'segments', segment: 'segment <name> [n]',
   'at-risk': 'at-risk [n] [segment]', user: 'user <id|email>', recommend: 'recommend <id|email>',
-  campaigns: 'campaigns [days]', uplift: 'uplift', model: 'model', rescore: 'rescore',
+  campaigns: 'campaigns [days]', uplift: 'uplift', roi: 'roi [days]', model: 'model', rescore: 'rescore',
   pause: 'pause outreach', resume: 'resume outreach',
 };
 
@@ -397,7 +407,7 @@ function takeNumber(args: string[], lang: Lang, unit: RegExp = /^$/): { value?: 
 /**
  * Parses the text of a `/retain` slash command (with or without the leading `/retain`):
  * `help`, `overview`, `segments`, `segment <name> [n]`, `at-risk [n] [segment|tier]`,
- * `user <id|email>`, `recommend <id|email>`, `campaigns [days]`, `uplift`, `model`, `rescore`,
+ * `user <id|email>`, `recommend <id|email>`, `campaigns [days]`, `uplift`, `roi [days]`, `model`, `rescore`,
  * `pause outreach`, `resume outreach`; Chinese subcommand names work too (`分群 核心用户 20`).
  * Empty text is `help`. Errors say what was wrong and, for typos, what was probably meant.
  */
@@ -473,6 +483,11 @@ function commandIntent(text: string, lang: Lang): Intent {
     }
     case 'uplift':
       return noArgs({ kind: 'uplift' });
+    case 'roi': {
+      const { value, raw, rest } = takeNumber(args, lang, /d|天|days?/);
+      if (rest.length > 0) throw new ParseError(m.usage(SUB_USAGE.roi));
+      return { kind: 'roi', days: value === undefined ? ROI_DAYS : checkDays(value, raw as string, lang) };
+    }
     case 'model':
       return noArgs({ kind: 'model' });
     case 'rescore':
@@ -531,6 +546,27 @@ const MODEL =
   /\bmodel\b|\bauc\b|\baccuracy\b|\baccurate\b|\bprecision\b|\brecall\b|\bcalibrat|\bbrier\b|\bpredictions?\b|模型|准确率|准确度|精度|预测(得)?(准|效果)/;
 const CAMPAIGN =
   /\bcampaigns?\b|\bcoupons?\b|\boutreach\b|\be[ -]?mails?\b|\bpromos?\b|\bpromotions?\b|\bdiscounts?\b|\bvouchers?\b|活动|优惠券|券|营销|外呼|触达|邮件|推送|短信/;
+/**
+ * "Did it pay off?": money words that name the ROI answer on their own (ROI, return on
+ * investment, net or incremental revenue, 投入产出, 回报率, 净增收入) …
+ */
+const PAYOFF_ALONE =
+  /\broi\b|\breturns? on investment\b|\bnet (incremental )?(revenue|sales)\b|\bincremental (revenue|sales|money)\b|投入产出|投产比|回报率|净增收入|增量收入|净收益|净收入/;
+/**
+ * … and words that do only next to an outreach noun ({@link CAMPAIGN}, offers, 发券): "is the
+ * model worth it?" is about the model, "which users are the most profitable?" about users.
+ */
+const PAYOFF =
+  /\breturns? on\b|\bpa(y|ys|id|ying) (off|back|for (itself|themselves))\b|\bworth (it|the (money|cost|spend|discounts?|effort|investment)|sending|giving|running|doing|keeping)\b|\bworthwhile\b|\bcost[- ]effective\b|\bprofit(s|able|ability)?\b|\b(lose|loses|losing|lost) money\b|\bbreak(s|ing)? even\b|\bwhat did .+ (earn|make|bring in)\b|\bhow much (money |revenue )?did .+ (earn|make|bring in|generate)\b|\b(earn|earned|make|made|making|bring|brought|generate|generated) (us )?(any |some |more )?(money|revenue|profit)\b|划算|划不划算|值不值|值得|不值|花得值|赚|亏|回报|回本|收益|成本效益|性价比/;
+const OFFER_NOUN = /\boffers?\b|发券/;
+/** A question, not an order: lets "发券赚了吗" through the {@link ACTION} refusal that "给用户发券" gets. */
+const QUESTION =
+  /\?|\b(did|do|does|is|are|was|were|would|will|has|have|what|how|which)\b|吗|么|呢|是否|有没有|值不值|划不划算|赚不赚|亏不亏|多少/;
+
+function isPayoffQuestion(t: string): boolean {
+  return PAYOFF_ALONE.test(t) || (PAYOFF.test(t) && (CAMPAIGN.test(t) || OFFER_NOUN.test(t)));
+}
+
 const SEGMENTS =
   /\bsegments\b|\b(each|every|per|by|all) segments?\b|\bsegment (sizes?|breakdown|distribution|counts?)\b|各个?分群|每个分群|所有分群|哪些分群|分群(情况|分布|大小|规模|列表|统计)|用户分群/;
 const COUNT = /\bhow many\b|\bnumber of\b|\bcount\b|\bhow much\b|多少|几个|几位|几人|数量|人数|总数|有几/;
@@ -675,7 +711,8 @@ function extract(text: string): Extracted {
 /**
  * Maps a plain question (an app mention or DM, English or Chinese) to an intent, e.g.
  * "how many high risk users in Champions?" → count{tier: high, segment: champions},
- * "为什么用户 42 有流失风险" → why{id 42}, "how did last week's coupons do?" → campaigns{7}.
+ * "为什么用户 42 有流失风险" → why{id 42}, "how did last week's coupons do?" → campaigns{7},
+ * "did the coupons pay off?" / "发券划算吗" → roi{90}.
  *
  * Refused as `not_understood`: empty text, text without words (a bare number), anything
  * outside the bot's questions ("what's the weather"), and requests to delete, export or act
@@ -705,7 +742,9 @@ function questionIntent(text: string, lang: Lang): Intent | undefined {
   if (DESTRUCTIVE.test(t)) return undefined;
   const admin = PAUSE.test(t) ? 'pause_outreach' : RESUME.test(t) ? 'resume_outreach' : RESCORE.test(t) ? 'rescore' : undefined;
   if (admin) return NOT_AN_ORDER.test(t) ? undefined : { kind: admin };
-  if (ACTION.test(t)) return undefined;
+  // "发券赚了吗" asks about coupons that went out; "给用户 42 发券划算吗" is about acting on a user.
+  const payoff = isPayoffQuestion(t);
+  if (ACTION.test(t) && !(payoff && QUESTION.test(t) && !extractRef(text.toLowerCase()).ref)) return undefined;
 
   // A slash command pasted into a message ("/retain segment champions 20") reads as the command.
   const asCommand = /^\/?retain\b/i.test(text) ? parseCommand(text) : undefined;
@@ -721,6 +760,8 @@ function questionIntent(text: string, lang: Lang): Intent | undefined {
     if (RECOMMEND.test(r)) return { kind: 'recommend', ref: x.ref };
     return { kind: 'user', ref: x.ref };
   }
+  // Before the others: "coupon ROI" names campaigns, "the coupon offer paid off?" an offer.
+  if (payoff) return { kind: 'roi', days: x.days === undefined ? ROI_DAYS : checkDays(x.days, x.daysRaw ?? String(x.days), lang) };
   // "why are users churning?", "recommend courses for champions": explanations and
   // recommendations exist per user only, and guessing another answer would mislead.
   if ((WHY.test(r) && RISK.test(r)) || RECOMMEND.test(r)) return undefined;

@@ -129,6 +129,9 @@ export interface LastOutreach {
   createdAt: Date;
   lastError: string | null;
   coupon: { code: string; kind: string; value: number; currency: string | null; expiresAt: Date; redeemed: boolean } | null;
+  /** What chose the offer (`tiers`, `uplift`, `explore`; null for imported rows) and why (src/services/outreach-plan.ts). */
+  policy: string | null;
+  reason: Record<string, unknown> | null;
   /** First purchase or renewal within the conversion window after sending (or the would-be time, for the holdout). */
   convertedAt: Date | null;
   windowEndsAt: Date;
@@ -477,7 +480,7 @@ export async function userCard(q: Queryable, userId: string, o: { windowDays: nu
     ),
     q.query<Record<string, unknown>>(
       `select o.id, o.cycle_id, o.tier, o.channel, o.holdout, o.state, o.scheduled_at, o.sent_at, o.created_at, o.last_error,
-              c.code, c.kind, c.value, c.currency, c.expires_at,
+              o.policy, o.reason, c.code, c.kind, c.value, c.currency, c.expires_at,
               (c.redeemed_at is not null or exists (
                  select 1 from events e where e.coupon_code = c.code and e.type in ('coupon_redeemed','purchase'))) as redeemed,
               (select min(e.occurred_at) from events e
@@ -555,6 +558,8 @@ export async function userCard(q: Queryable, userId: string, o: { windowDays: nu
                 redeemed: Boolean(o1.redeemed),
               }
             : null,
+          policy: (o1.policy as string | null) ?? null,
+          reason: json<Record<string, unknown>>(o1.reason) ?? null,
           convertedAt: dateOrNull(o1.converted_at),
           windowEndsAt: dateOrNull(o1.window_ends_at) as Date,
         }

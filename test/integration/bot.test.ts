@@ -397,6 +397,98 @@ describe('Slack bot over a seeded, scored database', () => {
     expect(png?.length ?? 0).toBeGreaterThan(5000);
   });
 
+  it('answers "did the coupons pay off?" from settled outcomes: net revenue with its interval, cost, ROI and a verdict per offer, and a chart per cycle', async () => {
+    await plantRoiOutcomes(db);
+    const since = new Date(END.getTime() - 90 * 86_400_000);
+    // Expected numbers from the outcomes, computed here: per offer and arm the mean paid revenue
+    // per row and its cluster-robust (by user) variance G/(G−1)·Σ_u(y_u − m·n_u)²/N²; net =
+    // (treated mean − holdout mean) × treated rows (the holdout pays no discount).
+    const arms = async (offer: string) => db.query<{ channel: string; holdout: boolean; g: number; n: number; paid: number; disc: number; conv: number; v: number }>(
+      `with per_user as (
+         select ${offer} as channel, holdout, user_id, count(*)::float8 as n, sum(revenue_minor)::float8 as y, sum(discount_minor)::float8 as d, count(*) filter (where converted)::float8 as c
+         from outreach_outcomes where window_start >= $1 group by 1, 2, 3),
+       arm as (select channel, holdout, count(*)::float8 as g, sum(n) as n, sum(y) as y, sum(d) as d, sum(c) as c from per_user group by 1, 2)
+       select a.channel, a.holdout, a.g, a.n, a.y as paid, a.d as disc, a.c as conv,
+              a.g / (a.g - 1) * sum((u.y - a.y / a.n * u.n) ^ 2) / (a.n * a.n) as v
+       from arm a join per_user u using (channel, holdout) group by a.channel, a.holdout, a.g, a.n, a.y, a.d, a.c`,
+      [since.toISOString()],
+    );
+    const groups = [...(await arms('channel')), ...(await arms(`'all'`))];
+    const z = 1.959963984540054;
+    const expected = (channel: string) => {
+      const t = groups.find((a) => a.channel === channel && !a.holdout)!;
+      const h = groups.find((a) => a.channel === channel && a.holdout)!;
+      const net = (t.paid / t.n - h.paid / h.n) * t.n;
+      const half = z * Math.sqrt(t.v + h.v) * t.n;
+      return { net, lo: net - half, hi: net + half, cost: t.disc, roi: t.disc > 0 ? net / t.disc : null, incr: (t.conv / t.n - h.conv / h.n) * t.n, treated: t.n, holdout: h.n };
+    };
+    const coupon = expected('coupon');
+    const email = expected('email');
+    const all = expected('all');
+    // The planted outcomes are built so that the coupons clearly paid and the emails did not clearly.
+    expect(coupon.lo).toBeGreaterThan(0);
+    expect(email.lo).toBeLessThan(0);
+    expect(email.hi).toBeGreaterThan(0);
+    const signedPct = (x: number) => new Intl.NumberFormat('en-US', { style: 'percent', maximumFractionDigits: 0, signDisplay: 'exceptZero' }).format(x);
+    const signed1 = (x: number) => new Intl.NumberFormat('en-US', { maximumFractionDigits: 1, signDisplay: 'exceptZero' }).format(x);
+
+    const since1 = Date.now();
+    const res = await sendEvent({ type: 'app_mention', user: GROWTH, channel: CHANNEL, text: '<@U0BOT0001> did the coupons pay off?' });
+    expect(res.status).toBe(200);
+    const msg = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === CHANNEL && String(c.args.text).startsWith('Did outreach pay off?'), 20_000, since1);
+    const text = blocksText(msg.args.blocks);
+    expect(text).toContain('Did outreach pay off? Last 90 days');
+    expect(text).toContain(
+      `*Coupon* (pays off): net ${en.money(coupon.net)} [95% ${en.money(coupon.lo)} to ${en.money(coupon.hi)}] · coupon cost ${en.money(coupon.cost)} · ROI ${signedPct(coupon.roi!)} · incremental conversions ${signed1(coupon.incr)}`,
+    );
+    expect(text).toContain(`· treated ${en.int(coupon.treated)} / holdout ${en.int(coupon.holdout)}`);
+    expect(text).toContain(`*Email* (not clear yet): net ${en.money(email.net)} [95% ${en.money(email.lo)} to ${en.money(email.hi)}] · incremental conversions ${signed1(email.incr)}`);
+    // The verdict is on all outreach together, and says what its interval says.
+    const interval = `(95% interval ${en.money(all.lo)} to ${en.money(all.hi)})`;
+    expect(msg.args.text).toBe(
+      `Did outreach pay off? Last 90 days: ${
+        all.lo > 0
+          ? `✅ Pays off — ${en.money(all.net)} net incremental revenue ${interval}, ROI ${signedPct(all.roi!)}.`
+          : all.hi < 0
+            ? `🔻 Loses money — ${en.money(all.net)} net incremental revenue ${interval}, ROI ${signedPct(all.roi!)}.`
+            : `🤷 Not clear yet — ${en.money(all.net)} net incremental revenue, but the 95% interval ${interval.replace('95% interval ', '')} spans zero.`
+      }`,
+    );
+    expect(text).toContain(`*All offers* (`);
+    expect(text).toContain(`treated ${en.int(all.treated)} / holdout ${en.int(all.holdout)}`);
+    // The chart of net incremental revenue per cycle, in the thread asked from.
+    const complete = await slack.waitForCall('files.completeUploadExternal', (c) => c.args.files?.[0]?.title === 'Net incremental revenue per cycle', 20_000, since1);
+    expect(complete.args.channel_id).toBe(CHANNEL);
+    expect(complete.args.thread_ts).toBe(msg.args.thread_ts);
+    expect(slack.uploads.find((x) => x.fileId === complete.args.files[0].id)?.png?.length ?? 0).toBeGreaterThan(5000);
+
+    // The same question in Chinese, by DM: answered in Chinese, with the Chinese chart.
+    const since2 = Date.now();
+    await sendEvent({ type: 'message', channel_type: 'im', channel: 'D0GROWTH1', user: GROWTH, text: '发券划算吗' });
+    const zh = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === 'D0GROWTH1', 20_000, since2);
+    const zhMoney = (minor: number) => new Intl.NumberFormat('zh-CN', { style: 'currency', currency: 'CNY' }).format(minor / 100);
+    expect(blocksText(zh.args.blocks)).toContain(`*优惠券*（划算）：净增收入 ${zhMoney(coupon.net)} [95% ${zhMoney(coupon.lo)} 至 ${zhMoney(coupon.hi)}] · 优惠券成本 ${zhMoney(coupon.cost)}`);
+    await slack.waitForCall('files.completeUploadExternal', (c) => c.args.files?.[0]?.title === '各周期净增收入' && c.args.channel_id === 'D0GROWTH1', 20_000, since2);
+  });
+
+  it('shows on the user card why the last outreach got its offer, in English and Chinese', async () => {
+    const treated = await one<{ id: number; user_id: string }>(`select id, user_id from outreach where cycle_id = 'c-test' and not holdout and channel = 'email' order by user_id limit 1`);
+    await db.query(`update outreach set policy = 'uplift', reason = $2::jsonb where id = $1`, [
+      treated.id,
+      JSON.stringify({ policy: 'uplift', upliftRunId: 4, tier: 'medium', churn: 0.41, orderValueMinor: 19900, coupon: { uplift: 0.01, value: -1000, expectedDiscount: 1199 }, email: { uplift: 0.03, value: 547 }, value: 547, cost: 1, rank: 12 }),
+    ]);
+    const r = await ask(`user ${treated.user_id}`);
+    expect(r.all).toContain('_Why this offer_: email · uplift +3.0% × CN¥199.00 order − CN¥0.50 email cost = CN¥5.47 expected value, rank 12 by expected value');
+
+    const held = await one<{ id: number; user_id: string }>(`select id, user_id from outreach where cycle_id = 'c-test' and holdout and tier = 'medium' order by user_id limit 1`);
+    await db.query(`update outreach set policy = 'tiers', reason = $2::jsonb where id = $1`, [
+      held.id,
+      JSON.stringify({ policy: 'tiers', fallback: 'OUTREACH_POLICY is uplift, but no uplift model has been fitted yet (no settled outreach): the risk tiers decide', tier: 'medium', churn: 0.45, orderValueMinor: 19900, value: 8955, cost: 1, rank: 30 }),
+    ]);
+    const z = await ask(`用户 ${held.user_id}`);
+    expect(z.all).toContain('_本应收到（对照组）_：邮件 · 风险分层（中风险，流失概率 45.0%；提升模型未就绪：no uplift model has been fitted yet (no settled outreach)）');
+  });
+
   it('answers the model card', async () => {
     const r = await ask('model');
     const m = await one<{ auc: number; base: number }>(
@@ -537,6 +629,32 @@ async function plantOutreach(db: Database): Promise<void> {
   await db.query('update outreach set coupon_id = $1 where id = $2', [c!.id, o!.id]);
   // Campaign answers read settled outcomes: the windows (END − 20 d, + 14 d) have closed by END.
   await settleOutreach({ db, log: silentLogger, now: () => END }, { windowDays: 14 });
+}
+
+/**
+ * Settled outcomes of three earlier cycles (70, 56 and 42 days before END) for 200 users who
+ * are in every cycle, in the same arm (the holdout is by user): a fifth held out, a quarter
+ * offered an email, the rest a coupon. Coupons convert half the treated (paying the price
+ * less a 20-yuan discount) against a sixth of their holdout; emails convert a third of both
+ * arms. Prices vary by user (150–209 yuan) so the arms have a spread.
+ */
+async function plantRoiOutcomes(db: Database): Promise<void> {
+  await db.query(
+    `insert into outreach_outcomes (outreach_id, cycle_id, campaign, user_id, tier, channel, holdout, policy, origin, window_start, window_days,
+                                    converted, conversions, revenue_minor, coupon_redeemed, discount_minor, clicked, unsubscribed)
+     select 9000000 + k * 1000 + i, 'roi-' || k, 'default', 'roi-user-' || i, 'high', x.channel, x.holdout, 'uplift', 'rekindle',
+            $1::timestamptz - make_interval(days => 70 - 14 * k), 14,
+            x.converted, x.converted::int, case when x.converted then x.price - x.discount else 0 end,
+            x.converted and x.discount > 0, case when x.converted then x.discount else 0 end, false, false
+     from generate_series(0, 2) k, generate_series(1, 200) i,
+     lateral (select c.channel, c.holdout, 15000 + (i * 37 % 60) * 100 as price,
+                     case when c.channel = 'coupon' and not c.holdout then 2000 else 0 end as discount,
+                     case when c.channel = 'email' then (i + k) % 3 = 0
+                          when c.holdout then (i + k) % 6 = 0
+                          else (i + k) % 2 = 0 end as converted
+              from (select case when i % 4 = 0 then 'email' else 'coupon' end as channel, i % 5 = 0 as holdout) c) x`,
+    [END.toISOString()],
+  );
 }
 
 describe('insights queries on PGlite', () => {

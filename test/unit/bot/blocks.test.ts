@@ -10,7 +10,10 @@ import {
   formatter,
   helpMessage,
   lines,
+  offerReasonLine,
   overviewMessage,
+  roiMessage,
+  roiStatus,
   segmentsMessage,
   userCardMessage,
   userLine,
@@ -20,6 +23,7 @@ import { digestMessage, DIGEST_SIZE } from '../../../src/bot/digest.js';
 import { EXAMPLES } from '../../../src/bot/intent.js';
 import { boltLevelFor, boltLogger } from '../../../src/bot/logger.js';
 import { maskEmail, maskName } from '../../../src/bot/mask.js';
+import type { CampaignReport, SegmentReport } from '../../../src/services/campaign-report.js';
 import type { CardWithPersona, OverviewWithHistogram, RankedUser } from '../../../src/services/insights.js';
 
 const text = (blocks: unknown): string => JSON.stringify(blocks);
@@ -209,6 +213,8 @@ describe('answers', () => {
       createdAt: new Date('2026-10-10T00:00:00Z'),
       lastError: null,
       coupon: { code: 'RK-AAAA-BBBB-CCCC', kind: 'percent', value: 20, currency: null, expiresAt: new Date('2026-10-24T00:00:00Z'), redeemed: false },
+      policy: null,
+      reason: null,
       convertedAt: null,
       windowEndsAt: new Date('2026-10-24T00:00:00Z'),
     },
@@ -232,6 +238,54 @@ describe('answers', () => {
     expect(open).toContain('ada@example.com');
     expect(open).toContain('暂未购买');
     expect(open).toContain('因为你购买了《Speaking well》');
+  });
+
+  it('shows why the last outreach got its offer, under it, in both languages', () => {
+    const now = new Date('2026-11-01T00:00:00Z');
+    const o = card().lastOutreach!;
+    const reason = {
+      policy: 'uplift',
+      upliftRunId: 3,
+      tier: 'high',
+      churn: 0.71,
+      orderValueMinor: 19900,
+      coupon: { uplift: 0.12, value: 588, expectedDiscount: 1800 },
+      email: { uplift: 0.02, value: 348 },
+      value: 588,
+      cost: 1800,
+      rank: 41,
+    };
+    const withReason = card({ lastOutreach: { ...o, policy: 'uplift', reason } });
+    const t = text(userCardMessage(withReason, 'user', en, { pii: false, now, windowDays: 14 }).blocks);
+    expect(t).toContain('_Why this offer_: coupon · uplift +12.0% × CN¥199.00 order − CN¥18.00 expected discount = CN¥5.88 expected value, rank 41 by expected value');
+    const z = text(userCardMessage(withReason, 'user', zh, { pii: false, now, windowDays: 14 }).blocks);
+    expect(z).toContain('_选择原因_：优惠券 · 提升 +12.0% × 客单价 ¥199.00 − 预期折扣 ¥18.00 = 预期价值 ¥5.88，按预期价值排第 41 位');
+    // A holdout row says what it would have got.
+    const held = text(userCardMessage(card({ lastOutreach: { ...o, holdout: true, coupon: null, policy: 'uplift', reason } }), 'user', en, { pii: false, now, windowDays: 14 }).blocks);
+    expect(held).toContain('_Offer it would have got (holdout)_: coupon · uplift +12.0%');
+    // Imported rows have no policy: no line.
+    expect(text(userCardMessage(card(), 'user', en, { pii: false, now, windowDays: 14 }).blocks)).not.toContain('Why this offer');
+  });
+
+  it('writes the reason of each policy: value arithmetic, budget fallback, risk tiers with why, exploration', () => {
+    const email = { channel: 'email', policy: 'uplift', reason: { policy: 'uplift', tier: 'medium', churn: 0.4, orderValueMinor: 19900, coupon: { uplift: 0.01, value: -1000, expectedDiscount: 1199 }, email: { uplift: 0.03, value: 547 }, value: 547, cost: 1, rank: 12 } };
+    expect(offerReasonLine(email, en)).toBe('email · uplift +3.0% × CN¥199.00 order − CN¥0.50 email cost = CN¥5.47 expected value, rank 12 by expected value');
+    expect(offerReasonLine({ ...email, reason: { ...email.reason, limitedBy: 'budget', email: { uplift: 0.03, value: 597 } } }, en)).toBe(
+      'email · uplift +3.0% × CN¥199.00 order = CN¥5.97 expected value, rank 12 by expected value, the coupon budget had run out, so an email',
+    );
+    const tiers = {
+      channel: 'email',
+      policy: 'tiers',
+      reason: { policy: 'tiers', fallback: 'OUTREACH_POLICY is uplift, but no uplift model has been fitted yet (no settled outreach): the risk tiers decide', tier: 'medium', churn: 0.45, orderValueMinor: 19900, value: 8955, cost: 1, rank: 3 },
+    };
+    expect(offerReasonLine(tiers, en)).toBe('email · risk tiers (medium risk, churn 45.0%; uplift model not ready: no uplift model has been fitted yet (no settled outreach))');
+    expect(offerReasonLine(tiers, zh)).toBe('邮件 · 风险分层（中风险，流失概率 45.0%；提升模型未就绪：no uplift model has been fitted yet (no settled outreach)）');
+    expect(offerReasonLine({ ...tiers, reason: { ...tiers.reason, fallback: undefined } }, en)).toBe('email · risk tiers (medium risk, churn 45.0%)');
+    expect(offerReasonLine({ channel: 'coupon', policy: 'explore', reason: { policy: 'explore', rank: 1 } }, en)).toBe('coupon · explore (random offer for learning)');
+    expect(offerReasonLine({ channel: 'coupon', policy: 'explore', reason: null }, zh)).toBe('优惠券 · 探索（为了学习随机分配的优惠）');
+    // An older or partial reason drops the arithmetic, never the line.
+    expect(offerReasonLine({ channel: 'coupon', policy: 'uplift', reason: { rank: 7 } }, en)).toBe('coupon · uplift model, rank 7 by expected value');
+    expect(offerReasonLine({ channel: 'coupon', policy: null, reason: null }, en)).toBeNull();
   });
 
   it('explains an unscored user instead of showing empty numbers', () => {
@@ -311,5 +365,136 @@ describe('Bolt logger adapter', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, module: 'slack', msg: 'request x failed' });
     expect(boltLevelFor('trace')).toBe(LogLevel.DEBUG);
     expect(boltLevelFor('silent')).toBe(LogLevel.ERROR);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// "Did the coupons pay off?"
+// ---------------------------------------------------------------------------------------------
+
+const arm = (n: number) => ({
+  n,
+  users: n,
+  conversions: 0,
+  conversionRate: null,
+  purchases: 0,
+  revenueMinor: 0,
+  grossRevenueMinor: 0,
+  discountMinor: 0,
+  revenuePerUserMinor: null,
+  grossRevenuePerUserMinor: null,
+  clicks: 0,
+  clickRate: null,
+  unsubscribes: 0,
+  unsubscribeRate: null,
+});
+
+const seg = (offer: string, over: Partial<SegmentReport> = {}): SegmentReport => ({
+  key: offer,
+  offer,
+  tier: 'all',
+  treated: arm(400),
+  holdout: arm(100),
+  uplift: 0.05,
+  upliftCi: [0.01, 0.09],
+  incrementalConversions: 20,
+  incrementalConversionsCi: [4, 36],
+  incrementalRevenueMinor: 0,
+  incrementalRevenueCi: null,
+  couponCostMinor: 0,
+  netIncrementalRevenueMinor: 0,
+  netIncrementalRevenueCi: null,
+  roi: null,
+  coupons: { issued: 0, redeemed: 0, redemptionRate: null },
+  ...over,
+});
+
+const report = (over: Partial<CampaignReport> = {}): CampaignReport => {
+  const coupon = seg('coupon', { couponCostMinor: 50_000, netIncrementalRevenueMinor: 123_456, netIncrementalRevenueCi: [20_000, 226_912], roi: 123_456 / 50_000 });
+  const email = seg('email', { netIncrementalRevenueMinor: 30_000, netIncrementalRevenueCi: [-10_000, 70_000], incrementalConversions: 3.46, incrementalConversionsCi: [-1.2, 8.1] });
+  return {
+    since: '2026-08-03T00:00:00.000Z',
+    until: null,
+    windowDays: 14,
+    currency: 'CNY',
+    settled: 1000,
+    unsettled: 0,
+    unsettledWindowOpen: 0,
+    unsettledDue: 0,
+    nextWindowCloseAt: null,
+    offers: [coupon, email],
+    tiers: [],
+    offerTiers: [],
+    cycles: [],
+    overall: seg('all', { treated: arm(800), holdout: arm(200), couponCostMinor: 50_000, netIncrementalRevenueMinor: 153_456, netIncrementalRevenueCi: [40_000, 266_912], roi: 153_456 / 50_000 }),
+    trend: [],
+    ...over,
+  };
+};
+
+describe('ROI answer', () => {
+  const en = formatter('en', 'CNY');
+  const zh = formatter('zh', 'CNY');
+
+  it('reads the interval: above zero pays, below loses, spanning zero or missing is unclear, nothing to compare is none', () => {
+    expect(roiStatus({ netIncrementalRevenueMinor: 5, netIncrementalRevenueCi: [1, 9] })).toBe('pays');
+    expect(roiStatus({ netIncrementalRevenueMinor: -5, netIncrementalRevenueCi: [-9, -1] })).toBe('loses');
+    expect(roiStatus({ netIncrementalRevenueMinor: 5, netIncrementalRevenueCi: [-1, 9] })).toBe('unclear');
+    expect(roiStatus({ netIncrementalRevenueMinor: 5, netIncrementalRevenueCi: [0, 9] })).toBe('unclear');
+    expect(roiStatus({ netIncrementalRevenueMinor: 5, netIncrementalRevenueCi: null })).toBe('unclear');
+    expect(roiStatus({ netIncrementalRevenueMinor: null, netIncrementalRevenueCi: null })).toBe('none');
+  });
+
+  it('pays off: the verdict with the interval and ROI, then each offer with net, interval, cost, ROI and incremental conversions', () => {
+    const m = roiMessage(report(), 90, en);
+    const t = text(m.blocks);
+    expect(m.text).toBe('Did outreach pay off? Last 90 days: ✅ Pays off — CN¥1,534.56 net incremental revenue (95% interval CN¥400.00 to CN¥2,669.12), ROI +307%.');
+    expect(t).toContain('*Coupon* (pays off): net CN¥1,234.56 [95% CN¥200.00 to CN¥2,269.12] · coupon cost CN¥500.00 · ROI +247% · incremental conversions +20 [95% +4 to +36] · treated 400 / holdout 100');
+    // The email has no coupon cost, so neither cost nor ROI; its interval spans zero.
+    expect(t).toContain('*Email* (not clear yet): net CN¥300.00 [95% -CN¥100.00 to CN¥700.00] · incremental conversions +3.5 [95% -1.2 to +8.1] · treated 400 / holdout 100');
+    expect(t).toContain('*All offers* (pays off): net CN¥1,534.56');
+    expect(t).toContain('1,000 settled outcome(s) · 0 still waiting');
+    expect(t).toContain('Outcomes settle 14 days after sending');
+    const z = roiMessage(report(), 90, zh);
+    expect(z.text).toBe('触达划算吗？近 90 天：✅ 划算 — 净增收入 ¥1,534.56（95% 置信区间 ¥400.00 至 ¥2,669.12），ROI +307%。');
+    expect(text(z.blocks)).toContain('*优惠券*（划算）：净增收入 ¥1,234.56 [95% ¥200.00 至 ¥2,269.12] · 优惠券成本 ¥500.00 · ROI +247% · 增量转化 +20 [95% +4 至 +36] · 触达组 400 / 对照组 100');
+  });
+
+  it('loses money: says so, with the interval below zero and a negative ROI', () => {
+    const overall = seg('all', { couponCostMinor: 80_000, netIncrementalRevenueMinor: -60_000, netIncrementalRevenueCi: [-110_000, -10_000], roi: -0.75 });
+    const m = roiMessage(report({ overall, offers: [{ ...overall, key: 'coupon', offer: 'coupon' }] }), 90, en);
+    expect(m.text).toBe('Did outreach pay off? Last 90 days: 🔻 Loses money — -CN¥600.00 net incremental revenue (95% interval -CN¥1,100.00 to -CN¥100.00), ROI -75%.');
+    const t = text(m.blocks);
+    expect(t).toContain('*Coupon* (loses money): net -CN¥600.00');
+    expect(t).not.toContain('All offers'); // one offer: no total line
+    expect(roiMessage(report({ overall }), 90, zh).text).toContain('🔻 亏钱 — 净增收入 -¥600.00（95% 置信区间 -¥1,100.00 至 -¥100.00），ROI -75%。');
+  });
+
+  it('not clear yet: when the interval spans zero, or there is none, it says so instead of a verdict', () => {
+    const overall = seg('all', { netIncrementalRevenueMinor: 25_000, netIncrementalRevenueCi: [-40_000, 90_000], couponCostMinor: 10_000, roi: 2.5 });
+    expect(roiMessage(report({ overall }), 30, en).text).toBe(
+      'Did outreach pay off? Last 30 days: 🤷 Not clear yet — CN¥250.00 net incremental revenue, but the 95% interval (-CN¥400.00 to CN¥900.00) spans zero.',
+    );
+    expect(roiMessage(report({ overall }), 30, zh).text).toBe('触达划算吗？近 30 天：🤷 暂不确定 — 净增收入 ¥250.00，但 95% 置信区间（-¥400.00 至 ¥900.00）包含零。');
+    expect(roiMessage(report({ overall: { ...overall, netIncrementalRevenueCi: null } }), 30, en).text).toContain('Not clear yet — CN¥250.00 net incremental revenue, from too few users for an interval.');
+    expect(roiMessage(report({ overall: { ...overall, netIncrementalRevenueMinor: null, netIncrementalRevenueCi: null } }), 30, en).text).toContain(
+      'Not clear yet — settled outcomes of both the treated and the holdout are needed to compare.',
+    );
+  });
+
+  it('nothing settled: says when the first window closes, or that nothing was sent', () => {
+    const close = new Date('2026-11-09T10:00:00Z');
+    const pending = report({ settled: 0, unsettled: 120, unsettledWindowOpen: 120, unsettledDue: 0, nextWindowCloseAt: close.toISOString(), offers: [], overall: seg('all', { treated: arm(0), holdout: arm(0), netIncrementalRevenueMinor: null }) });
+    const m = roiMessage(pending, 90, en);
+    expect(m.text).toBe('Did outreach pay off? Last 90 days: Nothing has settled yet: an outreach counts once its conversion window has closed. The first window closes <!date^1794218400^{date_short_pretty} {time}|2026-11-09 10:00 UTC>.');
+    expect(text(m.blocks)).not.toContain('Pays off');
+    expect(roiMessage(pending, 90, zh).text).toContain('还没有结算的结果：每次触达要等观察期结束后才计入。 第一个观察期在 <!date^1794218400^');
+    const due = roiMessage({ ...pending, nextWindowCloseAt: null, unsettledWindowOpen: 0, unsettledDue: 120 }, 90, en);
+    expect(due.text).toContain('120 outreach row(s) have closed windows and wait for the next settle run');
+    expect(roiMessage({ ...pending, unsettled: 0, unsettledWindowOpen: 0, nextWindowCloseAt: null }, 90, en).text).toBe('Did outreach pay off? Last 90 days: No outreach was planned in the last 90 days.');
+  });
+
+  it('lists the new command in help', () => {
+    expect(text(helpMessage('en').blocks)).toContain('`/retain roi [days]`');
   });
 });

@@ -8,6 +8,7 @@ import {
   CHART_HEIGHT,
   CHART_SCALE,
   CHART_WIDTH,
+  netRevenueChart,
   riskDistributionChart,
   segmentSizesChart,
   sfntAdvances,
@@ -116,8 +117,18 @@ const GROUPS = [
   { tier: 'all', treatedRate: 0.27, holdoutRate: 0.24 },
 ];
 
+// Net incremental revenue per cycle (major units): gains, a loss, one unclear, one without an interval, one with no holdout.
+const TREND = [
+  { label: '2026-08-10', net: 1234.5, ciLow: 310.2, ciHigh: 2158.8 },
+  { label: '2026-08-24', net: -420, ciLow: -900, ciHigh: -12 },
+  { label: '2026-09-07', net: 260, ciLow: -380, ciHigh: 900 },
+  { label: '2026-09-21', net: 80 },
+  { label: '2026-10-05', net: null },
+];
+
 describe('charts render PNGs', () => {
   const charts = {
+    net: (lang: 'en' | 'zh', onWarning: (m: string) => void) => netRevenueChart(TREND, lang, 'CNY', { onWarning }),
     risk: (lang: 'en' | 'zh', onWarning: (m: string) => void) => riskDistributionChart(BUCKETS, lang, { onWarning }),
     segments: (lang: 'en' | 'zh', onWarning: (m: string) => void) => segmentSizesChart(SEGMENTS(lang), lang, { onWarning }),
     uplift: (lang: 'en' | 'zh', onWarning: (m: string) => void) => upliftChart(GROUPS, lang, { onWarning }),
@@ -163,6 +174,15 @@ describe('Chinese text is drawn with real glyphs', () => {
     expect(ia - inone).toBeGreaterThan(600);
     expect(ib - inone).toBeGreaterThan(600);
   }, 30_000);
+
+  it('draws the Chinese labels of the net revenue chart with real glyphs', async () => {
+    // Missing glyphs come out as identical boxes (or nothing): two labels one character apart would match.
+    const a = decodePng(await netRevenueChart([{ label: '第一期', net: 100, ciLow: 20, ciHigh: 180 }], 'zh', 'CNY'));
+    const b = decodePng(await netRevenueChart([{ label: '第二期', net: 100, ciLow: 20, ciHigh: 180 }], 'zh', 'CNY'));
+    let differing = 0;
+    for (let i = 0; i < a.rgba.length; i += 4) if (a.rgba.readUInt32BE(i) !== b.rgba.readUInt32BE(i)) differing++;
+    expect(differing).toBeGreaterThan(100);
+  }, 30_000);
 });
 
 describe('input checks', () => {
@@ -176,6 +196,12 @@ describe('input checks', () => {
     await expect(upliftChart([{ tier: 'high', treatedRate: 0.2, holdoutRate: 0.1, ciLow: 0.05, ciHigh: 0.01 }], 'en')).rejects.toThrow(
       'must not exceed',
     );
+    await expect(netRevenueChart([], 'en', 'CNY')).rejects.toThrow('at least one point');
+    await expect(netRevenueChart([{ label: 'a', net: 1 }, { label: 'a', net: 2 }], 'en', 'CNY')).rejects.toThrow('repeats');
+    await expect(netRevenueChart([{ label: 'a', net: Number.NaN }], 'en', 'CNY')).rejects.toThrow('finite');
+    await expect(netRevenueChart([{ label: 'a', net: 1, ciLow: 0 }], 'en', 'CNY')).rejects.toThrow('both ciLow and ciHigh');
+    await expect(netRevenueChart([{ label: 'a', net: 1, ciLow: 2, ciHigh: 0 }], 'en', 'CNY')).rejects.toThrow('must not exceed');
+    await expect(netRevenueChart([{ label: 'a', net: null, ciLow: 0, ciHigh: 1 }], 'en', 'CNY')).rejects.toThrow('needs a net value');
   });
 });
 

@@ -5,6 +5,7 @@ import {
   EXAMPLES,
   MAX_DAYS,
   MAX_N,
+  ROI_DAYS,
   cleanText,
   detectLang,
   matchSegment,
@@ -91,6 +92,78 @@ describe('parseQuestion: Chinese', () => {
   ];
   it.each(cases)('%s', (text, intent) => {
     expect(parseQuestion(text)).toEqual({ ok: true, intent, lang: 'zh' });
+  });
+});
+
+describe('parseQuestion: did the coupons pay off?', () => {
+  const roi = (days = ROI_DAYS): Intent => ({ kind: 'roi', days });
+  const en: [string, Intent][] = [
+    ['did the coupons pay off?', roi()],
+    ['<@U0BOT> Did the coupons pay off', roi()],
+    ['are coupons worth it', roi()],
+    ['were the coupons worth the money?', roi()],
+    ['is the email campaign worth the money?', roi()],
+    ['coupon ROI', roi()],
+    ["what's the ROI on outreach", roi()],
+    ['what is our return on investment', roi()],
+    ['what did the campaign earn', roi()],
+    ['how much money did the emails make us?', roi()],
+    ['did the campaign make money?', roi()],
+    ['have the coupons paid for themselves?', roi()],
+    ['is outreach profitable', roi()],
+    ['are we losing money on coupons?', roi()],
+    ['net incremental revenue', roi()],
+    ['how much incremental revenue did outreach bring', roi()],
+    ['do the coupons we give pay off?', roi()],
+    ['did the coupon offer pay off?', roi()],
+    ["did last month's coupons pay off?", roi(30)],
+    ['campaign ROI over the last 2 weeks', roi(14)],
+  ];
+  it.each(en)('%s', (text, intent) => {
+    expect(parseQuestion(text)).toEqual({ ok: true, intent, lang: 'en' });
+  });
+
+  const zh: [string, Intent][] = [
+    ['优惠券划算吗', roi()],
+    ['优惠券值不值', roi()],
+    ['发券赚了吗', roi()],
+    ['活动回报率', roi()],
+    ['发优惠券值得吗', roi()],
+    ['营销活动赚了多少钱', roi()],
+    ['触达有没有回本', roi()],
+    ['优惠券的投入产出比', roi()],
+    ['优惠券带来了多少增量收入', roi()],
+    ['活动的 ROI 是多少', roi()],
+    ['发券亏钱了吗？', roi()],
+    ['给所有用户发优惠券划算吗', roi()],
+    ['上个月发券亏了吗', roi(30)],
+    ['最近两周邮件划算吗', roi(14)],
+  ];
+  it.each(zh)('%s', (text, intent) => {
+    expect(parseQuestion(text)).toEqual({ ok: true, intent, lang: 'zh' });
+  });
+
+  // Near misses: payoff words about something else, outreach questions that are not about money,
+  // orders dressed as questions, and questions about one user.
+  const other: [string, 'en' | 'zh', Intent | undefined][] = [
+    ["how did last week's coupons do?", 'en', { kind: 'campaigns', days: 7 }],
+    ['how do users earn coupons?', 'en', { kind: 'campaigns', days: DEFAULT_DAYS }],
+    ['coupon redemption rate', 'en', { kind: 'campaigns', days: DEFAULT_DAYS }],
+    ['did outreach beat the holdout?', 'en', { kind: 'uplift' }],
+    ['is the model worth it?', 'en', { kind: 'model' }],
+    ['which users are the most profitable?', 'en', undefined],
+    ['send coupons to everyone if they pay off', 'en', undefined],
+    ['stop sending coupons, they do not pay off', 'en', undefined],
+    ['did the coupons pay off for user 42?', 'en', { kind: 'user', ref: id('42') }],
+    ['what is user 42 worth', 'en', { kind: 'user', ref: id('42') }],
+    ['优惠券效果怎么样', 'zh', { kind: 'campaigns', days: DEFAULT_DAYS }],
+    ['模型值得信任吗', 'zh', { kind: 'model' }],
+    ['给所有用户发优惠券', 'zh', undefined],
+    ['给用户42发券划算吗', 'zh', undefined],
+    ['用户42值多少钱', 'zh', { kind: 'user', ref: id('42') }],
+  ];
+  it.each(other)('not roi: %s', (text, lang, intent) => {
+    expect(parseQuestion(text)).toEqual(intent ? { ok: true, intent, lang } : { ok: false, lang, reason: 'not_understood' });
   });
 });
 
@@ -183,6 +256,10 @@ describe('parseCommand', () => {
     ['campaigns 7', { kind: 'campaigns', days: 7 }],
     ['campaigns 7d', { kind: 'campaigns', days: 7 }],
     ['uplift', { kind: 'uplift' }],
+    ['roi', { kind: 'roi', days: ROI_DAYS }],
+    ['roi 30', { kind: 'roi', days: 30 }],
+    ['payoff 14d', { kind: 'roi', days: 14 }],
+    ['回报 30天', { kind: 'roi', days: 30 }],
     ['model', { kind: 'model' }],
     ['rescore', { kind: 'rescore' }],
     ['pause outreach', { kind: 'pause_outreach' }],
@@ -204,6 +281,8 @@ describe('parseCommand', () => {
     ['segment champions 1.5', `the number of users must be a whole number from 1 to ${MAX_N}, got 1.5`],
     ['segment champions 5 6', 'give at most one number'],
     ['campaigns 400', `the number of days must be a whole number from 1 to ${MAX_DAYS}, got 400`],
+    ['roi 400', `the number of days must be a whole number from 1 to ${MAX_DAYS}, got 400`],
+    ['roi coupons', 'usage: /retain roi [days]'],
     ['user', 'usage: /retain user <id|email>'],
     ['user 1 2', 'usage: /retain user <id|email>'],
     ['user bob@', '"bob@" is neither a user id nor an email address'],
