@@ -314,6 +314,7 @@ program
       }
       const status = await followCycle(rt.db, jobs.queues, cycleId, o.timeout * 1000, o.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
       out(o.json ? JSON.stringify(status) : `cycle ${cycleId}: ${status.scored} scored, ${status.planned ?? 0} planned (+${status.holdout ?? 0} holdout), ${status.outreach.sent} sent, ${status.outreach.failed} failed, ${status.outreach.delayed} waiting for quiet hours to end; webhooks ${status.webhooks.delivered} delivered, ${status.webhooks.dead} dead`);
+      if (!o.json && status.policy) out(`offers chosen by ${status.policy === 'uplift' ? 'the uplift model and the value policy' : 'the risk tiers'}${status.policyFallback ? ` — ${status.policyFallback}` : ''}`);
     } finally {
       await jobs.close();
       await rt.close();

@@ -125,6 +125,7 @@ export function printDemo(r: DemoReport, out: (s: string) => void): void {
   out(`Risk tiers (${ov.payers} paying users): high ${ov.tiers.high ?? 0} → coupon, medium ${ov.tiers.medium ?? 0} → email, low ${ov.tiers.low ?? 0} → nothing`);
   out(`Segments: ${ov.segments.map((x) => `${x.segment} ${x.users}`).join(', ')}`);
   out(`Cycle ${r.cycle.cycleId}: ${r.cycle.planned ?? 0} planned, ${r.cycle.holdout ?? 0} held out to measure uplift, ${r.cycle.outreach.sent} sent, ${r.cycle.outreach.failed} failed${r.cycle.outreach.delayed ? `, ${r.cycle.outreach.delayed} waiting for quiet hours to end` : ''} (quiet hours: ${r.quietHours})`);
+  if (r.cycle.policy) out(`  offers chosen by ${r.cycle.policy === 'uplift' ? 'the uplift model and the value policy' : 'the risk tiers'}${r.cycle.policyFallback ? ` — ${r.cycle.policyFallback}` : ''}`);
   const skipped = Object.entries(r.cycle.skipped).filter(([, n]) => n > 0);
   if (skipped.length) out(`  left out by the policy: ${skipped.map(([k, n]) => `${k.replace('_', ' ')} ${n}`).join(', ')}${r.cycle.skipped.frequency_cap ? ' (contacted by an earlier run less than FREQUENCY_CAP_DAYS ago)' : ''}`);
   out(`Emails written this run: ${r.emails.written}${r.emails.outbox ? ` to ${r.emails.outbox}` : ` via ${r.emails.smtp}`}`);

@@ -90,6 +90,9 @@ export function printSimulation(r: SimulateReport, out: (s: string) => void): vo
   const coupons = r.cycles.reduce((a, c) => a + c.treated.coupon, 0);
   const emails = r.cycles.reduce((a, c) => a + c.treated.email, 0);
   out(`Cycles: ${r.cycles.length}; offers: ${coupons} coupons and ${emails} emails (${sent} delivered), ${r.cycles.reduce((a, c) => a + c.holdout, 0)} held out`);
+  const firstUplift = r.cycles.find((c) => c.policy === 'uplift');
+  const lastFallback = [...r.cycles].reverse().find((c) => c.policyFallback)?.policyFallback;
+  out(firstUplift ? `  the uplift model chose the offers from day ${firstUplift.day + 1} on; the risk tiers before` : `  the risk tiers chose every offer${lastFallback ? ` (${lastFallback})` : ''}`);
   out(`What users did: ${r.events.natural} events of their own, ${r.events.responses} purchases because of an offer, ${r.events.redeemedNatural} coupons redeemed on purchases they would have made anyway, ${r.events.dropped} purchases lost to users put off by contact, ${r.events.clicks} clicks, ${r.events.unsubscribes} unsubscribes`);
   const all = r.report.overall;
   out('');

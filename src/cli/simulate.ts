@@ -64,6 +64,9 @@ export interface SimulateOptions {
 export interface SimulatedCycle {
   cycleId: string;
   day: number;
+  /** Who picked the offers, and why the tiers did when the uplift model could not. */
+  policy?: string;
+  policyFallback?: string | null;
   treated: { coupon: number; email: number };
   holdout: number;
   delivered: number;
@@ -343,10 +346,10 @@ export async function simulate(rt: Runtime, o: SimulateOptions): Promise<Simulat
         clock = cycleAt;
         const cycleId = cycleIdFor(now());
         await enqueue(jobs.queues, 'cycle.start', { cycleId, asOf: now().toISOString() }, { jobId: jobId.cycle(cycleId) });
-        await followCycle(srt.db, jobs.queues, cycleId, 600_000, () => {}, now);
-        const c = await respond(cycleId, day);
+        const status = await followCycle(srt.db, jobs.queues, cycleId, 600_000, () => {}, now);
+        const c = { ...(await respond(cycleId, day)), policy: status.policy ?? 'tiers', policyFallback: status.policyFallback };
         cycles.push(c);
-        say(`day ${day + 1}/${o.days}: cycle ${cycleId}: ${c.treated.coupon} coupons, ${c.treated.email} emails, ${c.holdout} held out`);
+        say(`day ${day + 1}/${o.days}: cycle ${cycleId}: ${c.treated.coupon} coupons, ${c.treated.email} emails, ${c.holdout} held out (${c.policy === 'uplift' ? 'uplift model' : 'risk tiers'})`);
       }
       o.onDay?.(day + 1, o.days);
     }

@@ -368,8 +368,13 @@ export const cycles = pgTable('cycles', {
   recommendRunId: bigint({ mode: 'number' }),
   planned: integer(),
   holdout: integer(),
-  /** Users the policy left out, by reason (low_tier, unsubscribed, no_email, frequency_cap, paused). */
+  /** Users the policy left out, by reason (low_tier, unsubscribed, no_email, frequency_cap, paused, no_value, budget, email_limit). */
   skipped: jsonb().notNull().default({}),
+  /** Who picked the offers: `tiers` or `uplift`; and why the tiers did when the uplift model could not. */
+  policy: text(),
+  policyFallback: text(),
+  /** The uplift model run the plan used. */
+  upliftRunId: bigint({ mode: 'number' }),
   error: text(),
   startedAt: tz().notNull().defaultNow(),
   plannedAt: tz(),

@@ -12,13 +12,16 @@ export interface CycleStatus {
   planned: number | null;
   holdout: number | null;
   skipped: Record<string, number>;
+  /** Who picked the offers (`tiers` or `uplift`), and why the tiers did when the uplift model could not. */
+  policy: string | null;
+  policyFallback: string | null;
   outreach: { planned: number; sending: number; sent: number; failed: number; due: number; delayed: number };
   webhooks: { pending: number; delivered: number; dead: number };
 }
 
 export async function cycleStatus(q: Queryable, cycleId: string, now: Date = new Date()): Promise<CycleStatus> {
-  const [c] = await q.query<{ status: string; rescore_run_id: number | null; recommend_run_id: number | null; planned: number | null; holdout: number | null; skipped: Record<string, number> | null; run_status: string | null; scored: number }>(
-    `select c.status, c.rescore_run_id, c.recommend_run_id, c.planned, c.holdout, c.skipped, m.status as run_status,
+  const [c] = await q.query<{ status: string; rescore_run_id: number | null; recommend_run_id: number | null; planned: number | null; holdout: number | null; skipped: Record<string, number> | null; run_status: string | null; scored: number; policy: string | null; policy_fallback: string | null }>(
+    `select c.status, c.rescore_run_id, c.recommend_run_id, c.planned, c.holdout, c.skipped, c.policy, c.policy_fallback, m.status as run_status,
             (select count(*)::int from user_scores s where s.model_run_id = c.rescore_run_id) as scored
      from cycles c left join model_runs m on m.id = c.rescore_run_id where c.id = $1`,
     [cycleId],
@@ -50,6 +53,8 @@ export async function cycleStatus(q: Queryable, cycleId: string, now: Date = new
     planned: c?.planned ?? null,
     holdout: c?.holdout ?? null,
     skipped: c?.skipped ?? {},
+    policy: c?.policy ?? null,
+    policyFallback: c?.policy_fallback ?? null,
     outreach: { planned: o!.planned!, sending: o!.sending!, sent: o!.sent!, failed: o!.failed!, due: o!.due!, delayed: o!.delayed! },
     webhooks: { pending: w!.pending!, delivered: w!.delivered!, dead: w!.dead! },
   };

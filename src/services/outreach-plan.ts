@@ -276,9 +276,10 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
       result.webhookDeliveries.push(...(await enqueueWebhookEvents(tx, events)));
     }
     await tx.query(
-      `insert into cycles (id, planned, holdout, skipped, planned_at) values ($1, $2, $3, $4::text::jsonb, now())
-       on conflict (id) do update set planned = coalesce(cycles.planned, 0) + $2, holdout = coalesce(cycles.holdout, 0) + $3, skipped = $4::text::jsonb, planned_at = now()`,
-      [cycleId, result.planned, result.holdout, JSON.stringify(result.skipped)],
+      `insert into cycles (id, planned, holdout, skipped, planned_at, policy, policy_fallback, uplift_run_id) values ($1, $2, $3, $4::text::jsonb, now(), $5, $6, $7)
+       on conflict (id) do update set planned = coalesce(cycles.planned, 0) + $2, holdout = coalesce(cycles.holdout, 0) + $3, skipped = $4::text::jsonb, planned_at = now(),
+         policy = $5, policy_fallback = $6, uplift_run_id = $7`,
+      [cycleId, result.planned, result.holdout, JSON.stringify(result.skipped), result.policy, result.fallback, result.upliftRunId],
     );
   });
   d.log.info(

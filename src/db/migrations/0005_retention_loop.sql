@@ -34,6 +34,9 @@ CREATE TABLE "sim_truth" (
 	"discount_coupon" double precision NOT NULL
 );
 --> statement-breakpoint
+ALTER TABLE "cycles" ADD COLUMN "policy" text;--> statement-breakpoint
+ALTER TABLE "cycles" ADD COLUMN "policy_fallback" text;--> statement-breakpoint
+ALTER TABLE "cycles" ADD COLUMN "uplift_run_id" bigint;--> statement-breakpoint
 ALTER TABLE "items" ADD COLUMN "url" text;--> statement-breakpoint
 ALTER TABLE "outreach" ADD COLUMN "origin" text DEFAULT 'rekindle' NOT NULL;--> statement-breakpoint
 ALTER TABLE "outreach" ADD COLUMN "policy" text;--> statement-breakpoint
