@@ -60,7 +60,8 @@ describe('a full cycle on seeded data', () => {
     // busy machine), then runs in real time, so the 3-second quiet-hours delay is a real delay.
     let unfrozenAt: number | null = null;
     const clock = () => new Date(NOW.getTime() + (unfrozenAt === null ? 0 : Date.now() - unfrozenAt));
-    jobs = testJobs({ db: t.db, smtpUrl: smtp.url, now: clock, env: { QUIET_HOURS: '22:00-08:00' } });
+    // The risk tiers' rules, as OUTREACH_POLICY=tiers runs them (no exploration share).
+    jobs = testJobs({ db: t.db, smtpUrl: smtp.url, now: clock, env: { QUIET_HOURS: '22:00-08:00', OUTREACH_POLICY: 'tiers' } });
     http = await listen(buildHttpApp({ config: loadConfig({}), db: t.db, log: silentLogger, checks: [], unsubscribeSecret: jobs.ctx.outreach.unsubscribeSecret }).app);
     jobs.ctx.outreach.publicBaseUrl = http.url;
     jobs.start();

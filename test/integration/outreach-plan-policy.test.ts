@@ -1,0 +1,130 @@
+/**
+ * Planning with the value policy: once an uplift model run has passed its gate, offers follow
+ * expected net value within the coupon budget and the email limit, every row carries its
+ * policy, reason and features, and without a passing run the risk tiers decide and say why.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { FEATURE_NAMES } from '../../src/domain/features.js';
+import { UPLIFT_FEATURE_NAMES } from '../../src/domain/uplift-features.js';
+import { silentLogger } from '../../src/logger.js';
+import { fitUplift } from '../../src/ml/uplift.js';
+import { modelSettings } from '../../src/services/model-settings.js';
+import { planOutreach } from '../../src/services/outreach-plan.js';
+import { outreachSettings, type OutreachSettings } from '../../src/services/outreach-settings.js';
+import { rescore } from '../../src/services/rescore.js';
+import { seedPlatform } from '../../src/services/seed.js';
+import { insertModelRun } from '../../src/store/model-runs.js';
+import { Rng } from '../../src/synth/prng.js';
+import { freshDatabase, type TestDatabase } from '../support/db.js';
+
+const NOW = new Date('2026-10-01T03:00:00Z');
+const COUPONS = FEATURE_NAMES.indexOf('coupon_redemptions');
+const RECENCY = FEATURE_NAMES.indexOf('recency_days');
+
+/** An uplift model where coupons work on coupon lovers and emails on recent buyers (and nothing else). */
+function syntheticModels(): Record<'coupon' | 'email', unknown> {
+  const rng = new Rng(5);
+  const nCols = UPLIFT_FEATURE_NAMES.length;
+  const fit = (offer: 'coupon' | 'email') => {
+    const n = 6000;
+    const x = new Float64Array(n * nCols);
+    const t = new Float64Array(n);
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < nCols; j++) x[i * nCols + j] = rng.normal();
+      t[i] = rng.chance(0.5) ? 1 : 0;
+      const lever = offer === 'coupon' ? x[i * nCols + COUPONS]! : -x[i * nCols + RECENCY]!;
+      const p = 0.2 + (t[i] === 1 && lever > 0.5 ? 0.35 : 0);
+      y[i] = rng.chance(p) ? 1 : 0;
+    }
+    return fitUplift({ x, nRows: n, nCols, treatment: t, y }, { learner: 't-learner', featureNames: UPLIFT_FEATURE_NAMES }).toJSON();
+  };
+  return { coupon: fit('coupon'), email: fit('email') };
+}
+
+describe('planning with the value policy', () => {
+  let t: TestDatabase;
+  let base: OutreachSettings;
+  const d = () => ({ db: t.db, log: silentLogger, now: () => NOW });
+
+  beforeAll(async () => {
+    t = await freshDatabase();
+    await seedPlatform({ db: t.db, log: silentLogger }, { users: 1500, seed: 4, end: new Date('2026-10-01T00:00:00Z') });
+    await rescore(d(), modelSettings(loadConfig({})), { asOf: NOW });
+    base = { ...outreachSettings(loadConfig({ QUIET_HOURS: 'off' })), unsubscribeSecret: 'test-unsubscribe-secret-0123456789' };
+  }, 180_000);
+  afterAll(async () => t?.drop());
+
+  it('without a model that passed its gate, the risk tiers decide, with exploration, and every row and the cycle say why', async () => {
+    const r = await planOutreach(d(), { ...base, policy: 'auto' }, 'p-auto');
+    expect(r.policy).toBe('tiers');
+    expect(r.fallback).toMatch(/no uplift model has been fitted yet/);
+    const rows = await t.db.query<{ policy: string; tier: string; channel: string; reason: { policy: string; fallback?: string }; features: { v: number[]; contacts: number } }>(
+      `select policy, tier, channel, reason, features from outreach where cycle_id = 'p-auto'`,
+    );
+    expect(rows.length).toBeGreaterThan(100);
+    for (const row of rows) {
+      expect(['tiers', 'explore']).toContain(row.policy);
+      expect(row.reason.fallback).toMatch(/risk tiers decide/);
+      expect(row.features.v).toHaveLength(FEATURE_NAMES.length);
+      if (row.policy === 'tiers') expect(row.channel).toBe(row.tier === 'high' ? 'coupon' : 'email');
+    }
+    // Exploration reaches users the tiers leave out.
+    expect(rows.some((x) => x.policy === 'explore' && x.tier === 'low')).toBe(true);
+    const [c] = await t.db.query<{ policy: string; policy_fallback: string }>(`select policy, policy_fallback from cycles where id = 'p-auto'`);
+    expect(c).toMatchObject({ policy: 'tiers' });
+    expect(c!.policy_fallback).toMatch(/no uplift model/);
+  });
+
+  it('with a model past its gate: offers by expected value, the budget and the limit never exceeded, reasons stored', async () => {
+    await t.db.query(`delete from outreach`);
+    const models = syntheticModels();
+    const runId = await insertModelRun(t.db, {
+      kind: 'uplift',
+      status: 'done',
+      asOf: NOW,
+      cutoff: null,
+      horizonDays: null,
+      fallback: null,
+      params: { models, impute: new Array(UPLIFT_FEATURE_NAMES.length).fill(0) },
+      metrics: {},
+      rowCount: null,
+      positives: null,
+      baseRate: null,
+    });
+    const budget = 200_00; // ¥200 of expected discounts
+    const r = await planOutreach(d(), { ...base, policy: 'uplift', couponBudgetMinor: budget, emailLimit: 40, exploreFraction: 0, holdoutFraction: 0.1 }, 'p-uplift');
+    expect(r).toMatchObject({ policy: 'uplift', fallback: null, upliftRunId: runId });
+    expect(r.couponSpendMinor).toBeLessThanOrEqual(budget);
+    const rows = await t.db.query<{ channel: string; holdout: boolean; policy: string; reason: { value: number; cost: number; rank: number; coupon: { uplift: number; value: number; expectedDiscount: number }; email: { value: number }; upliftRunId: number } }>(
+      `select channel, holdout, policy, reason from outreach where cycle_id = 'p-uplift'`,
+    );
+    const treated = rows.filter((x) => !x.holdout);
+    const coupons = treated.filter((x) => x.channel === 'coupon');
+    const emails = treated.filter((x) => x.channel === 'email');
+    expect(coupons.length).toBeGreaterThan(0);
+    expect(emails.length).toBeLessThanOrEqual(40);
+    expect(coupons.reduce((a, x) => a + x.reason.cost, 0)).toBeLessThanOrEqual(budget + 1);
+    for (const x of rows) {
+      expect(x.policy).toBe('uplift');
+      expect(x.reason.upliftRunId).toBe(runId);
+      expect(x.reason.rank).toBeGreaterThan(0);
+    }
+    // A coupon went only where its expected net value was positive and beat the email's.
+    for (const x of rows.filter((r) => r.channel === 'coupon')) {
+      expect(x.reason.coupon.value).toBeGreaterThan(0);
+      expect(x.reason.coupon.value).toBeGreaterThanOrEqual(x.reason.email.value);
+    }
+    // Users skipped for lack of value or budget are counted by reason.
+    expect((r.skipped.no_value ?? 0) + (r.skipped.budget ?? 0) + (r.skipped.email_limit ?? 0)).toBeGreaterThan(0);
+  });
+
+  it('with OUTREACH_POLICY=tiers, the model is not used and nobody explores', async () => {
+    const r = await planOutreach(d(), { ...base, policy: 'tiers', frequencyCapDays: 0 }, 'p-tiers');
+    expect(r.policy).toBe('tiers');
+    expect(r.fallback).toBeNull();
+    const [{ n }] = (await t.db.query<{ n: number }>(`select count(*)::int as n from outreach where cycle_id = 'p-tiers' and (policy <> 'tiers' or tier = 'low')`)) as [{ n: number }];
+    expect(n).toBe(0);
+  });
+});
