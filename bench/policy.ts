@@ -5,7 +5,7 @@
  * truth knows them and as the holdout estimates them — and the uplift model's Qini. Then
  * `simulate`'s own speed at 10k users.
  *
- *   npm run bench:policy -- [--users 5000] [--days 90] [--seed 1] [--speed-users 10000] [--speed-days 14] [--json]
+ *   npm run bench:policy -- [--users 4000] [--days 90] [--seed 1] [--speed-users 10000] [--speed-days 14] [--no-budget] [--json]
  *
  * Each run gets a scratch PostgreSQL database (BENCH_PG_ADMIN_URL) and runs in a child
  * process, one after the other: run it alone on the machine.
@@ -24,12 +24,13 @@ function arg(name: string, def: number): number {
   return v;
 }
 
-const users = arg('users', 5000);
+const users = arg('users', 4000);
 const days = arg('days', 90);
 const seed = arg('seed', 1);
 const speedUsers = arg('speed-users', 10_000);
 const speedDays = arg('speed-days', 14);
 const json = process.argv.includes('--json');
+const noBudget = process.argv.includes('--no-budget');
 const START = '2026-06-01';
 
 interface Sim {
@@ -53,13 +54,13 @@ interface Sim {
   uplift: { runId: number; fallback: string | null; offers: Record<string, { qini: number; random: { qini: number }; risk: { qini: number } } | null> } | null;
 }
 
-async function simulate(policy: string, n: number, d: number): Promise<Sim> {
+async function simulate(policy: string, n: number, d: number, extraEnv: Record<string, string> = {}): Promise<Sim> {
   const db = await scratchDatabase(`policy_${policy}`);
   try {
     const { stdout } = await run(
       process.execPath,
       ['bin/rekindle.js', 'simulate', '--users', String(n), '--days', String(d), '--seed', String(seed), '--start', START, '--policy', policy, '--json'],
-      { env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-${policy}` }, maxBuffer: 64 * 1024 * 1024 },
+      { env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-${policy}`, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 },
     );
     return JSON.parse(stdout) as Sim;
   } finally {
@@ -76,8 +77,11 @@ if (!json) {
   console.log('running the tiers policy…');
 }
 const tiers = await simulate('tiers', users, days);
-if (!json) console.log(`  ${tiers.seconds.toFixed(0)} s; running the uplift policy…`);
-const uplift = await simulate('uplift', users, days);
+// The uplift policy gets a per-cycle coupon budget equal to what the tiers spent per cycle on
+// average (counted at expected discounts), so "equal or lower spend" is its constraint, not luck.
+const budgetMinor = noBudget ? null : Math.round(tiers.report.overall.couponCostMinor / Math.max(1, tiers.cycles.length));
+if (!json) console.log(`  ${tiers.seconds.toFixed(0)} s; running the uplift policy${budgetMinor === null ? '' : ` with COUPON_BUDGET=${budgetMinor} a cycle (the tiers' spend per cycle)`}…`);
+const uplift = await simulate('uplift', users, days, budgetMinor === null ? {} : { COUPON_BUDGET: String(budgetMinor) });
 if (!json) console.log(`  ${uplift.seconds.toFixed(0)} s; measuring simulate at ${speedUsers} users for ${speedDays} days…`);
 const speed = await simulate('auto', speedUsers, speedDays);
 
@@ -105,7 +109,7 @@ const rows = [tiers, uplift].map((s, i) => {
 const [a, b] = rows as [(typeof rows)[number], (typeof rows)[number]];
 const gain = a.trueNetIncrementalRevenueMinor !== 0 ? b.trueNetIncrementalRevenueMinor / a.trueNetIncrementalRevenueMinor - 1 : Number.NaN;
 const result = {
-  inputs: { users, days, seed, start: START, cycleEveryDays: 1, machine: machine() },
+  inputs: { users, days, seed, start: START, cycleEveryDays: 1, upliftCouponBudgetMinor: budgetMinor, machine: machine() },
   policies: rows,
   target: {
     trueNetGain: gain,

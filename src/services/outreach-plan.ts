@@ -189,9 +189,11 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
           { coupon: terms, emailCostMinor: s.emailCostMinor },
         );
       } else {
-        // The tiers know no uplift: a coupon is budgeted at its full discount on an average order.
+        // The tiers know no uplift: a coupon is budgeted at its full discount on an average order,
+        // and a high-risk user the budget cannot cover gets the win-back email instead.
         const discount = couponDiscount(terms, e.orderValueMinor);
-        e.choice = { ...e.choice, coupon: { uplift: 0, value: e.choice.offer === 'coupon' ? e.choice.value : 0, expectedDiscount: discount } };
+        const atRisk = e.choice.offer === 'none' ? 0 : e.choice.value;
+        e.choice = { ...e.choice, coupon: { uplift: 0, value: e.choice.offer === 'coupon' ? atRisk : 0, expectedDiscount: discount }, email: { uplift: 0, value: atRisk } };
       }
     }
 
