@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AppError, ValidationError } from './domain/errors.js';
-import { isExplicit } from './config.js';
+import { configWarnings, isExplicit } from './config.js';
 import { createProgress } from './cli/progress.js';
 import { openRuntime } from './cli/runtime.js';
 
@@ -262,14 +262,14 @@ program
     if (o.schedules) {
       await upsertSchedules(jobs.queues, { rescoreCron: rt.config.RESCORE_CRON, recommendCron: rt.config.RECOMMEND_CRON, sweepCron: rt.config.SWEEP_CRON, settleCron: rt.config.SETTLE_CRON, tz: rt.config.SCHEDULE_TZ });
     }
-    const { createMetrics, metricsRouter } = await import('./http/metrics.js');
+    const { createMetrics, startMetricsServer } = await import('./http/metrics.js');
+    for (const warning of configWarnings(rt.config)) rt.log.warn(warning);
     const metrics = createMetrics(rt.db);
-    let metricsServer: import('node:http').Server | null = null;
-    if (rt.config.METRICS_ENABLED && rt.config.WORKER_METRICS_PORT > 0) {
-      const express = (await import('express')).default;
-      const app = express().use(metricsRouter(metrics));
-      metricsServer = app.listen(rt.config.WORKER_METRICS_PORT, rt.config.HOST);
-    }
+    // Metrics bind to METRICS_HOST (loopback by default), never HOST, and take METRICS_TOKEN like serve's.
+    const metricsServer =
+      rt.config.METRICS_ENABLED && rt.config.WORKER_METRICS_PORT > 0
+        ? await startMetricsServer(metrics, { host: rt.config.METRICS_HOST, port: rt.config.WORKER_METRICS_PORT, token: rt.config.METRICS_TOKEN })
+        : null;
     const workers = startWorkers({
       connection: jobs.redis,
       prefix: rt.config.QUEUE_PREFIX,
@@ -405,7 +405,13 @@ webhooks
     const { addEndpoint } = await import('./services/webhook-endpoints.js');
     const rt = await openRuntime({ requireMigrated: true });
     try {
-      const r = await addEndpoint(rt.db, { url: o.url, events: o.events ? o.events.split(',').map((e) => e.trim()).filter(Boolean) : [], secret: o.secret, description: o.description });
+      // A private, loopback or link-local target is refused here unless WEBHOOK_ALLOW_PRIVATE (it would be dead-lettered anyway).
+      const r = await addEndpoint(
+        rt.db,
+        { url: o.url, events: o.events ? o.events.split(',').map((e) => e.trim()).filter(Boolean) : [], secret: o.secret, description: o.description },
+        { allowPrivate: rt.config.WEBHOOK_ALLOW_PRIVATE },
+      );
+      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
       out(o.json ? JSON.stringify(r) : `endpoint ${r.id} added; its signing secret (shown once): ${r.secret}`);
     } finally {
       await rt.close();
@@ -459,6 +465,23 @@ webhooks
       await rt.close();
     }
   });
+// Rotating an endpoint's secret: add the endpoint again with the new secret, then disable the old one (README "Security").
+for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+  webhooks
+    .command(`${name} <endpointId>`)
+    .description(enabled ? 'send new events to this endpoint again' : 'send no new events to this endpoint (deliveries already queued still go out)')
+    .action(async (id: string) => {
+      const { setEndpointEnabled } = await import('./services/webhook-endpoints.js');
+      const n = positiveInt('endpointId')(id);
+      const rt = await openRuntime({ requireMigrated: true });
+      try {
+        await setEndpointEnabled(rt.db, n, enabled);
+        out(`endpoint ${n} ${enabled ? 'enabled' : 'disabled'}`);
+      } finally {
+        await rt.close();
+      }
+    });
+}
 
 program
   .command('demo')

@@ -45,6 +45,13 @@ const secretList = z
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9+/=]{24,}$/, 'expected comma-separated secrets of the form whsec_<base64, at least 18 bytes>')));
 
+/** Comma-separated secrets of our own (not whsec_): the first signs, all verify (rotation). */
+const textSecrets = z
+  .string()
+  .trim()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string().min(16, 'expected secrets of at least 16 characters each (several: comma-separated, the first signs)')));
+
 const list = z
   .string()
   .trim()
@@ -78,11 +85,15 @@ const spec = {
   WEBHOOK_SECRETS: { schema: secretList, default: '' },
   WEBHOOK_TOLERANCE_SECONDS: { schema: int(1, 86_400), default: '300' },
   INGEST_MAX_BODY_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '4194304' },
+  INGEST_MAX_INFLIGHT: { schema: int(1, 10_000), default: '64' },
   INGEST_SOURCE: { schema: z.string().regex(/^[a-z0-9_.-]+$/, 'expected lowercase letters, digits, _ . -'), default: 'default' },
   SMTP_URL: { schema: url(['smtp', 'smtps']).optional(), default: undefined },
   SMTP_FROM: { schema: z.string().min(3), default: 'Rekindle <rekindle@localhost>' },
   OUTBOX_DIR: { schema: z.string().min(1), default: 'outbox' },
-  UNSUBSCRIBE_SECRET: { schema: z.string().min(16, 'expected at least 16 characters').optional(), default: undefined },
+  // The signing secret: UNSUBSCRIBE_SECRETS' first, or UNSUBSCRIBE_SECRET's first when it holds a list (see loadConfig).
+  UNSUBSCRIBE_SECRET: { schema: textSecrets.transform((l) => l[0]).optional(), default: undefined },
+  // Every accepted unsubscribe secret, the signing one first (filled from UNSUBSCRIBE_SECRET when that is the one given).
+  UNSUBSCRIBE_SECRETS: { schema: textSecrets, default: '' },
   SLACK_SIGNING_SECRET: { schema: z.string().min(1).optional(), default: undefined },
   SLACK_BOT_TOKEN: { schema: z.string().regex(/^xox[bp]-/, 'expected a bot token starting with xoxb-').optional(), default: undefined },
   SLACK_APP_TOKEN: { schema: z.string().regex(/^xapp-/, 'expected an app-level token starting with xapp-').optional(), default: undefined },
@@ -111,6 +122,9 @@ const spec = {
   SCHEDULE_TZ: { schema: timeZone, default: 'UTC' },
   WORKER_CONCURRENCY: { schema: int(1, 64), default: '4' },
   METRICS_ENABLED: { schema: bool, default: 'true' },
+  METRICS_HOST: { schema: z.string().min(1), default: '127.0.0.1' },
+  METRICS_PORT: { schema: int(0, 65535), default: '9465' },
+  METRICS_TOKEN: { schema: z.string().trim().min(16, 'expected at least 16 characters').optional(), default: undefined },
   WORKER_METRICS_PORT: { schema: int(0, 65535), default: '9464' },
   RECOMMEND_CRON: { schema: cron.optional(), default: undefined },
   SWEEP_CRON: { schema: cron, default: '*/5 * * * *' },
@@ -125,6 +139,7 @@ const spec = {
   COUPON_EXPIRY_DAYS: { schema: int(1, 365), default: '14' },
   CONVERSION_WINDOW_DAYS: { schema: int(1, 365), default: '14' },
   DELIVERY_MAX_ATTEMPTS: { schema: int(1, 50), default: '8' },
+  WEBHOOK_ALLOW_PRIVATE: { schema: bool, default: 'false' },
   DELIVERY_BACKOFF_MS: { schema: int(10, 86_400_000), default: '30000' },
   DELIVERY_LEASE_SECONDS: { schema: int(1, 3600), default: '120' },
   JOB_LOCK_SECONDS: { schema: int(2, 3600), default: '30' },
@@ -158,8 +173,29 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (problems.length === 0 && cfg.COUPON_KIND === 'percent' && cfg.COUPON_VALUE > 100) problems.push('COUPON_VALUE: expected a percentage from 1 to 100 when COUPON_KIND is percent');
   if (problems.length === 0 && (cfg.ADMIN_USER === undefined) !== (cfg.ADMIN_PASSWORD === undefined))
     problems.push('ADMIN_USER/ADMIN_PASSWORD: expected both or neither');
+  if (problems.length === 0) {
+    // One list of unsubscribe secrets, the signing one first, whichever variable holds it.
+    if (cfg.UNSUBSCRIBE_SECRET !== undefined && cfg.UNSUBSCRIBE_SECRETS.length > 0)
+      problems.push('UNSUBSCRIBE_SECRET/UNSUBSCRIBE_SECRETS: expected one or the other (UNSUBSCRIBE_SECRETS=new,old rotates)');
+    else if (cfg.UNSUBSCRIBE_SECRETS.length > 0) out.UNSUBSCRIBE_SECRET = cfg.UNSUBSCRIBE_SECRETS[0];
+    else if (cfg.UNSUBSCRIBE_SECRET !== undefined) out.UNSUBSCRIBE_SECRETS = textSecrets.parse(env.UNSUBSCRIBE_SECRET);
+  }
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`, problems);
   return cfg;
+}
+
+/**
+ * Settings that parse but are probably a mistake: each a sentence for a start-up warning. Email
+ * over SMTP carries RFC 8058 one-click unsubscribe headers, which mail providers honour only
+ * for an https URL; without one, the unsubscribe button in Gmail or Outlook does not appear.
+ */
+export function configWarnings(c: Config): string[] {
+  const out: string[] = [];
+  if (c.SMTP_URL && !c.PUBLIC_BASE_URL?.startsWith('https://'))
+    out.push(
+      `PUBLIC_BASE_URL is ${c.PUBLIC_BASE_URL ? 'not https' : 'unset (links go to http://localhost)'} while SMTP_URL sends real email: one-click unsubscribe (RFC 8058) needs an https URL users can reach`,
+    );
+  return out;
 }
 
 /** Whether a variable was given (not left to its default). */

@@ -62,7 +62,7 @@ export async function runDemo(base: Runtime, o: { users: number; seed: number; q
   const say = o.say;
   // Quiet hours would hold back most of a demo's mail (most users are in one time zone); off unless set.
   const quietHours = o.quietHoursFromEnv ? base.config.QUIET_HOURS : 'off';
-  const rt: Runtime = { ...base, config: { ...base.config, QUIET_HOURS: quietHours } };
+  const rt: Runtime = { ...base, config: { ...base.config, QUIET_HOURS: quietHours, WEBHOOK_ALLOW_PRIVATE: true } }; // its receiver is on loopback
   say(`database: ${rt.db.kind === 'pglite' ? `embedded PGlite in ${resolve(rt.config.PGLITE_DIR)}` : 'PostgreSQL (DATABASE_URL)'}`);
   await migrate(rt.db);
   const jobs = await openJobsRuntime(rt, o.now ? { now: o.now } : {});

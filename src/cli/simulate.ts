@@ -125,7 +125,7 @@ export async function simulate(rt: Runtime, o: SimulateOptions): Promise<Simulat
   const outbox = resolve(rt.config.OUTBOX_DIR);
   // A simulation of its own starts with an empty outbox; after `demo` it reads the demo's emails too.
   if (o.seedHistory) await rm(outbox, { recursive: true, force: true });
-  const config = { ...rt.config, QUIET_HOURS: 'off', SMTP_URL: undefined, WEBHOOK_SECRETS: [secret], QUEUE_PREFIX: `${rt.config.QUEUE_PREFIX}-sim-${randomBytes(3).toString('hex')}` };
+  const config = { ...rt.config, QUIET_HOURS: 'off', SMTP_URL: undefined, WEBHOOK_SECRETS: [secret], WEBHOOK_ALLOW_PRIVATE: true, QUEUE_PREFIX: `${rt.config.QUEUE_PREFIX}-sim-${randomBytes(3).toString('hex')}` };
   const srt: Runtime = { ...rt, config };
   await migrate(srt.db);
 

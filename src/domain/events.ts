@@ -35,6 +35,17 @@ export const Id = z
       .regex(/^[^\s\u0000-\u001f]+$/u, 'must not contain whitespace or control characters'),
   );
 
+/** C0 controls, DEL and C1 controls: PostgreSQL cannot store NUL, and none belongs in a name or title. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+/** The same, except tab, line feed and carriage return. */
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/u;
+const NO_CONTROL = 'must not contain control characters';
+
+/** One line of text, at most `max` characters, no control characters. */
+export const Text = (max: number) => z.string().max(max).refine((v) => !CONTROL.test(v), NO_CONTROL);
+/** Text that may span lines (descriptions): tabs and line breaks allowed, other control characters not. */
+export const MultilineText = (max: number) => z.string().max(max).refine((v) => !CONTROL_BUT_LINES.test(v), NO_CONTROL);
+
 export const Timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp with a time zone offset, e.g. 2026-01-31T12:00:00Z' });
 
 export const Currency = z
@@ -61,6 +72,7 @@ const TimeZone = z.string().refine((tz) => {
 export const HttpUrl = z
   .string()
   .max(2048, 'must be at most 2048 characters')
+  .refine((v) => !CONTROL.test(v), NO_CONTROL)
   .refine((v) => {
     try {
       const u = new URL(v);
@@ -73,8 +85,8 @@ export const HttpUrl = z
 const Locale = z.string().regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, 'must be a BCP 47 locale such as zh-CN or en');
 
 export const UserProfile = z.strictObject({
-  email: z.email('must be an email address').max(320).optional(),
-  name: z.string().max(200).optional(),
+  email: z.email('must be an email address').max(320).refine((v) => !CONTROL.test(v), NO_CONTROL).optional(),
+  name: Text(200).optional(),
   locale: Locale.optional(),
   timezone: TimeZone.optional(),
   signup_at: Timestamp.optional(),
@@ -82,11 +94,11 @@ export const UserProfile = z.strictObject({
 export type UserProfile = z.infer<typeof UserProfile>;
 
 export const ItemProfile = z.strictObject({
-  title: z.string().min(1).max(500).optional(),
+  title: Text(500).pipe(z.string().min(1)).optional(),
   item_type: z.enum(ITEM_TYPES).optional(),
-  category: z.string().max(100).optional(),
-  tags: z.array(z.string().min(1).max(100)).max(50).optional(),
-  description: z.string().max(20_000).optional(),
+  category: Text(100).optional(),
+  tags: z.array(Text(100).pipe(z.string().min(1))).max(50).optional(),
+  description: MultilineText(20_000).optional(),
   price_minor: AmountMinor.optional(),
   currency: Currency.optional(),
   url: HttpUrl.optional(),
@@ -118,7 +130,7 @@ export const PurchaseEvent = z.strictObject({
   type: z.literal('purchase'),
   item_id: Id,
   quantity: z.number().int().positive().max(10_000).default(1),
-  coupon_code: z.string().min(1).max(64).optional(),
+  coupon_code: Text(64).pipe(z.string().min(1)).optional(),
 });
 export const RefundEvent = z.strictObject({ ...base, ...money, type: z.literal('refund'), item_id: Id });
 export const RenewalEvent = z.strictObject({ ...base, ...money, type: z.literal('renewal'), item_id: Id });
@@ -133,7 +145,7 @@ export const PaymentFailedEvent = z.strictObject({
 export const CouponRedeemedEvent = z.strictObject({
   ...base,
   type: z.literal('coupon_redeemed'),
-  coupon_code: z.string().min(1).max(64),
+  coupon_code: Text(64).pipe(z.string().min(1)),
   item_id: Id.optional(),
 });
 

@@ -28,6 +28,17 @@ const BODY_ERRORS: Record<string, [number, string, string]> = {
   'entity.parse.failed': [400, 'bad_json', 'the request body is not valid JSON'],
 };
 
+/**
+ * The SQLSTATE of a PostgreSQL "data exception" (class 22: a value the database cannot store,
+ * such as NUL in text or a number out of range), or null for any other error. Both drivers
+ * (postgres.js and PGlite) put the SQLSTATE in `code`. Such an error is the request's fault and
+ * will fail the same way on every retry, so it is a 400, never a retryable 5xx.
+ */
+export function dataExceptionCode(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code) ? code : null;
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
     const type = (err as { type?: string }).type;
@@ -41,6 +52,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       const status = STATUS[err.code];
       if (status >= 500) log.error({ err }, 'request failed');
       sendError(res, status, err.code, err.message, err.details ? { details: err.details } : undefined);
+      return;
+    }
+    const sqlState = dataExceptionCode(err);
+    if (sqlState) {
+      log.info({ sqlState, err: (err as Error).message }, 'the database refused a value');
+      sendError(res, 400, 'invalid_value', `the database refused a value in the request (SQLSTATE ${sqlState}: ${(err as Error).message})`);
       return;
     }
     const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;

@@ -1,9 +1,14 @@
 /**
  * Prometheus metrics (prom-client): counters the process updates as things happen (events
- * ingested and rejected, jobs), and gauges read from PostgreSQL at scrape time (outreach by
- * tier and state, webhook deliveries by state, model AUC) so every process reports the truth.
+ * ingested and rejected, jobs), and gauges read from PostgreSQL (outreach by tier and state,
+ * webhook deliveries by state, model AUC) so every process reports the truth. The gauges' queries
+ * scan whole tables, so their answer is reused for 30 s however often anyone scrapes; and
+ * /metrics is served on a listener of its own (loopback by default, optionally behind a bearer
+ * token), never on the public port.
  */
-import express, { type Router } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import express, { type RequestHandler, type Router } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queryable } from '../db/client.js';
 
@@ -18,8 +23,55 @@ export interface Metrics {
   onJobDone(job: string, ok: boolean, ms: number): void;
 }
 
-export function createMetrics(db: Queryable, opts: { defaultMetrics?: boolean } = {}): Metrics {
+export interface MetricsOptions {
+  defaultMetrics?: boolean;
+  /** Clock in milliseconds, for the database cache. */
+  now?: () => number;
+  /** How long one reading of the database gauges is reused. Default 30 000 ms. */
+  dbCacheMs?: number;
+}
+
+interface DbReading {
+  outreach: { tier: string; state: string; holdout: boolean; n: number }[];
+  deliveries: { state: string; n: number }[];
+  attempts: { outcome: string; n: number }[];
+  auc: { auc: number | null; base: number | null } | undefined;
+}
+
+async function readDatabase(db: Queryable): Promise<DbReading> {
+  const [outreach, deliveries, attempts, [auc]] = await Promise.all([
+    db.query<DbReading['outreach'][number]>('select tier, state, holdout, count(*)::int as n from outreach group by 1, 2, 3'),
+    db.query<DbReading['deliveries'][number]>('select state, count(*)::int as n from webhook_deliveries group by 1'),
+    db.query<DbReading['attempts'][number]>(
+      `select case when status is null then 'error' else (status / 100)::text || 'xx' end as outcome, count(*)::int as n from webhook_attempts group by 1`,
+    ),
+    db.query<NonNullable<DbReading['auc']>>(
+      `select (metrics->'churn'->>'auc')::float8 as auc, (metrics->'churn'->>'baselineAuc')::float8 as base
+       from model_runs where kind = 'rescore' and status = 'done' order by id desc limit 1`,
+    ),
+  ]);
+  return { outreach, deliveries, attempts, auc };
+}
+
+export function createMetrics(db: Queryable, opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
+  const now = opts.now ?? Date.now;
+  const ttl = opts.dbCacheMs ?? 30_000;
+  // One reading serves every gauge and every scrape for `ttl`; concurrent scrapes share it, and a
+  // failed reading is not kept (the next scrape tries again).
+  let cached: { at: number; reading: Promise<DbReading> } | null = null;
+  const reading = (): Promise<DbReading> => {
+    const t = now();
+    if (!cached || t - cached.at >= ttl) {
+      const r = readDatabase(db);
+      const entry = { at: t, reading: r };
+      cached = entry;
+      r.catch(() => {
+        if (cached === entry) cached = null;
+      });
+    }
+    return cached.reading;
+  };
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'rekindle_' });
   const eventsIngested = new Counter({ name: 'rekindle_events_ingested_total', help: 'Events accepted by the webhook endpoint', labelNames: ['result'] as const, registers: [registry] });
   const eventsRejected = new Counter({ name: 'rekindle_events_rejected_total', help: 'Webhook deliveries refused, by reason', labelNames: ['reason'] as const, registers: [registry] });
@@ -38,9 +90,9 @@ export function createMetrics(db: Queryable, opts: { defaultMetrics?: boolean } 
     labelNames: ['tier', 'state', 'holdout'] as const,
     registers: [registry],
     async collect() {
+      const { outreach } = await reading();
       this.reset();
-      const rows = await db.query<{ tier: string; state: string; holdout: boolean; n: number }>('select tier, state, holdout, count(*)::int as n from outreach group by 1, 2, 3');
-      for (const r of rows) this.set({ tier: r.tier, state: r.state, holdout: String(r.holdout) }, r.n);
+      for (const r of outreach) this.set({ tier: r.tier, state: r.state, holdout: String(r.holdout) }, r.n);
     },
   });
   new Gauge({
@@ -49,8 +101,9 @@ export function createMetrics(db: Queryable, opts: { defaultMetrics?: boolean } 
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
+      const { deliveries } = await reading();
       this.reset();
-      for (const r of await db.query<{ state: string; n: number }>('select state, count(*)::int as n from webhook_deliveries group by 1')) this.set({ state: r.state }, r.n);
+      for (const r of deliveries) this.set({ state: r.state }, r.n);
     },
   });
   new Gauge({
@@ -59,11 +112,9 @@ export function createMetrics(db: Queryable, opts: { defaultMetrics?: boolean } 
     labelNames: ['outcome'] as const,
     registers: [registry],
     async collect() {
+      const { attempts } = await reading();
       this.reset();
-      const rows = await db.query<{ outcome: string; n: number }>(
-        `select case when status is null then 'error' else (status / 100)::text || 'xx' end as outcome, count(*)::int as n from webhook_attempts group by 1`,
-      );
-      for (const r of rows) this.set({ outcome: r.outcome }, r.n);
+      for (const r of attempts) this.set({ outcome: r.outcome }, r.n);
     },
   });
   new Gauge({
@@ -72,11 +123,8 @@ export function createMetrics(db: Queryable, opts: { defaultMetrics?: boolean } 
     labelNames: ['model'] as const,
     registers: [registry],
     async collect() {
+      const r = (await reading()).auc;
       this.reset();
-      const [r] = await db.query<{ auc: number | null; base: number | null }>(
-        `select (metrics->'churn'->>'auc')::float8 as auc, (metrics->'churn'->>'baselineAuc')::float8 as base
-         from model_runs where kind = 'rescore' and status = 'done' order by id desc limit 1`,
-      );
       if (r?.auc !== null && r?.auc !== undefined) this.set({ model: 'churn' }, r.auc);
       if (r?.base !== null && r?.base !== undefined) this.set({ model: 'recency_baseline' }, r.base);
     },
@@ -100,8 +148,27 @@ export function createMetrics(db: Queryable, opts: { defaultMetrics?: boolean } 
   };
 }
 
-export function metricsRouter(m: Metrics): Router {
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** `Authorization: Bearer <token>`, compared in constant time (over digests, so lengths do not leak). */
+export function bearerAuth(token: string, realm = 'metrics'): RequestHandler {
+  const expected = digest(token);
+  return (req, res, next) => {
+    const m = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
+    if (m && timingSafeEqual(digest(m[1]!), expected)) {
+      next();
+      return;
+    }
+    res.setHeader('WWW-Authenticate', `Bearer realm="${realm}"`);
+    res.status(401).json({ error: { code: 'unauthorized', message: 'metrics need Authorization: Bearer <METRICS_TOKEN>' } });
+  };
+}
+
+export function metricsRouter(m: Metrics, opts: { token?: string | undefined } = {}): Router {
   const router = express.Router();
+  if (opts.token) router.use('/metrics', bearerAuth(opts.token));
   router.get('/metrics', async (_req, res, next) => {
     try {
       res.type(m.registry.contentType).send(await m.registry.metrics());
@@ -110,4 +177,34 @@ export function metricsRouter(m: Metrics): Router {
     }
   });
   return router;
+}
+
+/**
+ * Serves `/metrics` alone on `host:port` (port 0: any free one): `serve` and `worker` both use
+ * it, so metrics never share the public port and bind to METRICS_HOST (loopback by default).
+ * Resolves once listening; rejects when the address is taken.
+ */
+export async function startMetricsServer(m: Metrics, o: { host: string; port: number; token?: string | undefined }): Promise<Server> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(metricsRouter(m, { token: o.token }));
+  app.use((_req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: 'this listener serves /metrics only' } });
+  });
+  const server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(Object.assign(new Error(`metrics could not listen on ${o.host}:${o.port} (${err.code ?? err.message}); set METRICS_PORT/WORKER_METRICS_PORT or METRICS_ENABLED=false`), { cause: err })),
+    );
+    server.listen(o.port, o.host, () => resolve());
+  });
+  return server;
+}
+
+/** The URL a listener answers /metrics on (an unspecified address is reached through loopback). */
+export function metricsUrlOf(server: Server): string {
+  const a = server.address();
+  if (a === null || typeof a === 'string') return String(a);
+  const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${a.port}/metrics`;
 }

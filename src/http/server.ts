@@ -16,8 +16,11 @@ export interface HttpDeps {
   log: Logger;
   checks: ReadinessCheck[];
   now?: () => number;
-  /** The key unsubscribe links are signed with (see resolveUnsubscribeSecret); click links derive theirs from it. */
-  unsubscribeSecret?: string;
+  /**
+   * The key unsubscribe links are signed with (see resolveUnsubscribeSecret), or every accepted
+   * one during a rotation (the first signs); click links derive theirs from the same list.
+   */
+  unsubscribeSecret?: string | readonly string[];
   /** More routers to mount (Slack, metrics, dashboard). */
   extra?: Router[];
   hooks?: { onRejected?: (reason: string) => void; onIngested?: (inserted: number, duplicates: number) => void };
@@ -25,6 +28,8 @@ export interface HttpDeps {
 
 export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } {
   const now = d.now ?? Date.now;
+  const secrets = d.unsubscribeSecret === undefined ? [] : typeof d.unsubscribeSecret === 'string' ? [d.unsubscribeSecret] : [...d.unsubscribeSecret];
+  const hasSecret = secrets.some((s) => s.length > 0);
   const log = d.log.child({ module: 'http' });
   const ingestor = createIngestor({ db: d.db, log: log.child({ module: 'ingest' }), maxInFlight: Math.max(1, Math.min(4, d.config.DATABASE_POOL_SIZE - 1)) });
   const app = createApp({
@@ -36,15 +41,16 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
         secrets: d.config.WEBHOOK_SECRETS,
         toleranceSec: d.config.WEBHOOK_TOLERANCE_SECONDS,
         maxBodyBytes: d.config.INGEST_MAX_BODY_BYTES,
+        maxInFlight: d.config.INGEST_MAX_INFLIGHT,
         source: d.config.INGEST_SOURCE,
         now,
         log,
         ...d.hooks,
       }),
       healthRouter(d.checks, now(), now),
-      ...(d.unsubscribeSecret ? [unsubscribeRouter({ db: d.db, secret: d.unsubscribeSecret, now })] : []),
+      ...(hasSecret ? [unsubscribeRouter({ db: d.db, secret: secrets, publicBaseUrl: d.config.PUBLIC_BASE_URL, now })] : []),
       // Click links are signed with a key derived from the unsubscribe secret (domain/click-token.ts).
-      ...(d.unsubscribeSecret ? [redirectRouter({ db: d.db, secret: d.unsubscribeSecret, utmSource: d.config.UTM_SOURCE, now, log })] : []),
+      ...(hasSecret ? [redirectRouter({ db: d.db, secret: secrets, utmSource: d.config.UTM_SOURCE, now, log })] : []),
       ...(d.extra ?? []),
     ],
   });

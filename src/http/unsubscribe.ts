@@ -20,8 +20,24 @@ const INVALID = page(
 <h1>退订链接无效</h1><p>链接可能被修改或不完整。请使用邮件中的原始链接，或直接回复邮件，我们会为你退订。</p>`,
 );
 
-export function unsubscribeRouter(d: { db: Queryable; secret: string; now?: () => number; onUnsubscribed?: () => void }): Router {
+const escapeAttr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export interface UnsubscribeDeps {
+  db: Queryable;
+  /** The secret, or every accepted one during a rotation (the first signs; any verifies). */
+  secret: string | readonly string[];
+  /**
+   * PUBLIC_BASE_URL: the confirmation form posts there, so a path prefix in front of us (a
+   * reverse proxy at https://example.com/retain/) is kept. Unset: a root-relative form.
+   */
+  publicBaseUrl?: string | undefined;
+  now?: () => number;
+  onUnsubscribed?: () => void;
+}
+
+export function unsubscribeRouter(d: UnsubscribeDeps): Router {
   const router = express.Router();
+  const action = `${escapeAttr((d.publicBaseUrl ?? '').replace(/\/+$/, ''))}/unsubscribe?token=`;
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
   router.get('/unsubscribe', (req, res) => {
@@ -39,7 +55,7 @@ export function unsubscribeRouter(d: { db: Queryable; secret: string; now?: () =
           'Unsubscribe · 退订',
           `<h1>Stop these emails? · 不再接收这类邮件？</h1>
 <p>You will no longer receive win-back emails or coupons from us. · 你将不再收到我们的召回邮件和优惠券。</p>
-<form method="post" action="/unsubscribe?token=${token}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe · 退订</button></form>`,
+<form method="post" action="${action}${token}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe · 退订</button></form>`,
         ),
       );
   });

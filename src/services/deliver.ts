@@ -124,6 +124,8 @@ export async function deliverWebhook(d: DeliverDeps, s: OutreachSettings, delive
     eventType: row.eventType,
     payload: row.payload,
     now: () => d.now().getTime(),
+    // A private target is refused (retryable: false), so it is dead-lettered below on its first attempt.
+    allowPrivate: s.allowPrivateWebhooks ?? false,
   });
   if (res.ok) {
     await recordAttempt(d.db, deliveryId, row.attempts, { status: res.status, durationMs: res.durationMs }, { state: 'delivered', nextAttemptAt: null });

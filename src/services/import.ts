@@ -3,14 +3,17 @@
  * README). Streams each file once per pass and writes through batch writers, so memory stays
  * flat for any file size. Idempotent: events are keyed by (source, event_id), users and items
  * are upserts, imported outreach is keyed by (campaign, user_id, sent_at). Every file's header
- * is checked before anything is written. Bad rows are reported with file and line; `strict`
- * validates the whole input first and writes nothing if any row is bad.
+ * is checked before anything is written, and so is every file's encoding (UTF-8 only: another
+ * encoding is refused with the byte offset and line, never read as U+FFFD). Bad rows are reported
+ * with file and line; `strict` validates the whole input first and writes nothing if any row is
+ * bad. A record (CSV) or line (NDJSON) is at most 1 MiB; a quote left open is reported at the line
+ * where it opened, with the lines it swallowed, never merged into one cell silently.
  */
+import { isUtf8 } from 'node:buffer';
 import { createReadStream, statSync } from 'node:fs';
-import { extname } from 'node:path';
-import { Transform } from 'node:stream';
-import { createInterface } from 'node:readline';
-import { parse as parseCsv } from 'csv-parse';
+import { basename, extname } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { parse as parseCsv, type Options as CsvOptions } from 'csv-parse';
 import type { z } from 'zod';
 import { describeIssues, ItemProfile, parseEvent, toRecords, UserProfile, Id, type FieldIssue, type ItemRecord, type UserRecord } from '../domain/events.js';
 import { ValidationError } from '../domain/errors.js';
@@ -90,6 +93,12 @@ const KNOWN: Record<FileKind, string[]> = { events: EVENT_COLUMNS, items: ITEM_C
  */
 const STRICT_HEADER = new Set<FileKind>(['outreach']);
 const NUMERIC = new Set(['amount_minor', 'quantity', 'percent', 'price_minor', 'discount_minor']);
+/** The largest CSV record or NDJSON line read (characters / bytes): past it the input is broken, not big. */
+export const MAX_RECORD_SIZE = 1024 * 1024;
+/** Cells that may hold line breaks (a quoted multi-line description); a line break anywhere else means a stray quote. */
+const MULTILINE_COLUMNS = new Set(['description']);
+/** C0 controls, DEL and C1 controls (PostgreSQL cannot store NUL); the schemas refuse them too. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 
 type Parsed =
   | { ok: true; event?: ReturnType<typeof toRecords>['event']; user?: UserRecord; item?: ItemRecord | null; outreach?: ImportedOutreach }
@@ -114,6 +123,11 @@ function csvToObject(kind: FileKind, row: Record<string, string>): Record<string
 
 function parseRow(kind: FileKind, o: unknown, source: string): Parsed {
   if (kind === 'outreach') {
+    // The campaign schema's free-text cells (coupon_code) would let a NUL through to the database.
+    if (typeof o === 'object' && o !== null && !Array.isArray(o)) {
+      const bad = Object.entries(o).find(([, v]) => typeof v === 'string' && CONTROL.test(v));
+      if (bad) return { ok: false, issues: [{ field: bad[0], message: 'must not contain control characters' }] };
+    }
     const r = parseOutreachImportRow(o);
     return r.ok ? { ok: true, outreach: r.row } : r;
   }
@@ -170,7 +184,9 @@ async function checkFile(file: string, kind: FileKind): Promise<void> {
   } catch {
     throw new ValidationError(`${file}: no such file`);
   }
-  if (formatOf(file) !== 'csv') return;
+  const format = formatOf(file);
+  await checkUtf8(file);
+  if (format !== 'csv') return;
   // A header longer than 1 MiB is not one; `to: 1` stops the parser after the first record.
   const input = createReadStream(file, { end: 1024 * 1024 - 1 });
   try {
@@ -186,45 +202,216 @@ async function checkFile(file: string, kind: FileKind): Promise<void> {
   }
 }
 
+/** The offset of the first byte that is not part of valid UTF-8 in `b`, or -1. */
+function firstInvalidUtf8(b: Buffer): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const n = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0 || i + n >= b.length) return i;
+    for (let k = 1; k <= n; k++) if ((b[i + k]! & 0xc0) !== 0x80) return i;
+    const c1 = b[i + 1]!;
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF.
+    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f) || (c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/** Where the last complete UTF-8 sequence of a chunk ends (a sequence cut by the chunk boundary waits for the next). */
+function completeUpTo(b: Buffer): number {
+  for (let i = b.length - 1; i >= Math.max(0, b.length - 3); i--) {
+    const c = b[i]!;
+    if ((c & 0xc0) === 0x80) continue;
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return i + need > b.length ? i : b.length;
+  }
+  return b.length;
+}
+
+/**
+ * Refuses a file that is not UTF-8, naming the byte offset and line of the first bad byte,
+ * before anything is written (a decoder would turn it into U+FFFD and import garbled names).
+ * One sequential read; `isUtf8` checks at memory speed.
+ */
+async function checkUtf8(file: string): Promise<void> {
+  let offset = 0;
+  let carry: Buffer | null = null;
+  let bad = -1;
+  const stream = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+      if (offset === 0 && buf.length >= 2 && ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff)))
+        throw new ValidationError(`${file}: the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8 and import again`);
+      const end = completeUpTo(buf);
+      const whole = buf.subarray(0, end);
+      if (!isUtf8(whole)) {
+        bad = offset + firstInvalidUtf8(whole);
+        break;
+      }
+      carry = end < buf.length ? Buffer.from(buf.subarray(end)) : null;
+      offset += end;
+    }
+    if (bad < 0 && carry) bad = offset; // cut off in the middle of a character at the end of the file
+  } finally {
+    stream.destroy();
+  }
+  if (bad < 0) return;
+  let line = 1;
+  let seen = 0;
+  const again = createReadStream(file, { end: Math.max(0, bad - 1), highWaterMark: 1024 * 1024 });
+  for await (const chunk of again as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(0x0a); i !== -1 && seen + i < bad; i = chunk.indexOf(0x0a, i + 1)) line++;
+    seen += chunk.length;
+  }
+  throw new ValidationError(
+    `${file}: not valid UTF-8 at byte ${bad} (line ${line}); the importer reads UTF-8 only: convert the file first, e.g. iconv -f GBK -t UTF-8 ${basename(file)} > ${basename(file, extname(file))}.utf8${extname(file)}`,
+  );
+}
+
+/**
+ * NDJSON lines as text, or `tooLong` for a line over `max` bytes (dropped as it streams by, never
+ * held whole). A CR before the LF is dropped, as readline's crlfDelay did.
+ */
+async function* ndjsonLines(input: AsyncIterable<Buffer>, max: number): AsyncGenerator<string | { tooLong: true }> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let tooLong = false;
+  const text = () => {
+    const s = (parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)).toString('utf8');
+    return s.endsWith('\r') ? s.slice(0, -1) : s;
+  };
+  for await (const chunk of input) {
+    let start = 0;
+    while (start <= chunk.length) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (!tooLong && end > start) {
+        if (size + (end - start) > max) {
+          tooLong = true;
+          parts = [];
+          size = 0;
+        } else {
+          parts.push(chunk.subarray(start, end));
+          size += end - start;
+        }
+      }
+      if (nl === -1) break;
+      yield tooLong ? { tooLong: true } : text();
+      parts = [];
+      size = 0;
+      tooLong = false;
+      start = nl + 1;
+    }
+  }
+  if (tooLong) yield { tooLong: true };
+  else if (size > 0) yield text();
+}
+
+type RawRow = { line: number; value: unknown } | { line: number; error: string; field?: string };
+
 /** Yields `{ line, value }` for each row of a CSV or NDJSON file, counting bytes for progress. */
-async function* readRows(file: string, kind: FileKind, onBytes: (n: number) => void): AsyncGenerator<{ line: number; value: unknown } | { line: number; error: string }> {
+async function* readRows(file: string, kind: FileKind, onBytes: (n: number) => void): AsyncGenerator<RawRow> {
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       onBytes(chunk.length);
       cb(null, chunk);
     },
   });
-  const input = createReadStream(file).on('error', (e) => counter.destroy(e)).pipe(counter);
-  if (formatOf(file) === 'ndjson') {
-    let line = 0;
-    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-      line++;
-      if (text.trim() === '') continue;
-      try {
-        const v: unknown = JSON.parse(text);
-        yield { line, value: v };
-      } catch (e) {
-        yield { line, error: `not valid JSON: ${(e as Error).message}` };
+  const source = createReadStream(file);
+  const input = source.on('error', (e) => counter.destroy(e)).pipe(counter);
+  let parser: Readable | null = null;
+  try {
+    if (formatOf(file) === 'ndjson') {
+      let line = 0;
+      for await (const text of ndjsonLines(input, MAX_RECORD_SIZE)) {
+        line++;
+        if (typeof text !== 'string') {
+          yield { line, error: `the line is larger than 1 MiB (the maximum record size) and was not read` };
+          continue;
+        }
+        if (text.trim() === '') continue;
+        try {
+          const v: unknown = JSON.parse(text);
+          yield { line, value: v };
+        } catch (e) {
+          yield { line, error: `not valid JSON: ${(e as Error).message}` };
+        }
       }
+      return;
     }
-    return;
-  }
-  let header: string[] | null = null;
-  const parser = input.pipe(parseCsv({ bom: true, info: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: true }));
-  for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    if (header === null) {
-      header = rec.record.map((c) => c.trim());
-      const problem = headerProblem(file, kind, header);
-      if (problem) throw new ValidationError(problem);
-      continue;
+    let header: string[] | null = null;
+    // autoDestroy off: after a parse error the records parsed before it are still read, then the error.
+    const options: CsvOptions & { autoDestroy: boolean } = {
+      bom: true,
+      info: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      relax_quotes: true,
+      max_record_size: MAX_RECORD_SIZE,
+      autoDestroy: false,
+    };
+    parser = input.pipe(parseCsv(options));
+    /** The line the last record ended on: the next record starts after it. */
+    let lastEnd = 0;
+    try {
+      for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+        const end = rec.info.lines;
+        const prevEnd = lastEnd;
+        lastEnd = end;
+        if (header === null) {
+          header = rec.record.map((c) => c.trim());
+          const problem = headerProblem(file, kind, header);
+          if (problem) throw new ValidationError(problem);
+          continue;
+        }
+        // A record over several lines: a quoted cell holds line breaks. Legitimate in a
+        // description; anywhere else a stray quote has swallowed the rows after it.
+        let start = end;
+        if (end - prevEnd > 1) {
+          let breaks = 0;
+          for (const c of rec.record) for (let i = c.indexOf('\n'); i !== -1; i = c.indexOf('\n', i + 1)) breaks++;
+          start = end - breaks;
+        }
+        if (start < end) {
+          const i = rec.record.findIndex((c, i) => c.includes('\n') && !MULTILINE_COLUMNS.has(header![i] ?? ''));
+          if (i !== -1 || rec.record.length !== header.length) {
+            yield {
+              line: start,
+              field: i !== -1 && header[i] ? header[i] : '(row)',
+              error: `a quote opened on line ${start} runs to line ${end}: lines ${start + 1}–${end} were read into one cell and not imported (a stray quote?)`,
+            };
+            continue;
+          }
+        }
+        if (rec.record.length !== header.length) {
+          yield { line: end, error: `expected ${header.length} cells as in the header, got ${rec.record.length}` };
+          continue;
+        }
+        const row: Record<string, string> = {};
+        header.forEach((h, i) => (row[h] = rec.record[i]!));
+        yield { line: end, value: csvToObject(kind, row) };
+      }
+    } catch (e) {
+      // csv-parse cannot carry on after these: report the record where it starts, and stop reading the file.
+      const code = (e as { code?: unknown }).code;
+      const at = lastEnd + 1;
+      if (code === 'CSV_QUOTE_NOT_CLOSED')
+        yield { line: at, error: `a quote opened on line ${at} is never closed: the rest of ${basename(file)} (lines ${at}–${(e as { lines?: number }).lines ?? 'end'}) was not imported` };
+      else if (code === 'CSV_MAX_RECORD_SIZE')
+        yield { line: at, error: `the record is larger than 1 MiB (the maximum record size; a quote left open?): the rest of ${basename(file)} was not read` };
+      else if (typeof code === 'string' && code.startsWith('CSV_')) yield { line: at, error: `${(e as Error).message}: the rest of ${basename(file)} was not read` };
+      else throw e;
     }
-    if (rec.record.length !== header.length) {
-      yield { line: rec.info.lines, error: `expected ${header.length} cells as in the header, got ${rec.record.length}` };
-      continue;
-    }
-    const row: Record<string, string> = {};
-    header.forEach((h, i) => (row[h] = rec.record[i]!));
-    yield { line: rec.info.lines, value: csvToObject(kind, row) };
+  } finally {
+    parser?.destroy();
+    counter.destroy();
+    source.destroy();
   }
 }
 
@@ -259,7 +446,7 @@ async function passFile(
   const before = counted ? { inserted: counted.inserted, duplicates: counted.duplicates } : null;
   for await (const row of readRows(file, kind, (n) => (bytes += n))) {
     fr.rows++;
-    const parsed: Parsed = 'error' in row ? { ok: false, issues: [{ field: '(row)', message: row.error }] } : parseRow(kind, row.value, source);
+    const parsed: Parsed = 'error' in row ? { ok: false, issues: [{ field: row.field ?? '(row)', message: row.error }] } : parseRow(kind, row.value, source);
     if (!parsed.ok) {
       fr.bad++;
       if (phase === 'validate' || !req.strict) {

@@ -14,6 +14,8 @@ export interface OutreachSettings {
   from: string;
   publicBaseUrl: string;
   unsubscribeSecret: string;
+  /** WEBHOOK_ALLOW_PRIVATE: outbound webhooks may go to private, loopback and link-local addresses. */
+  allowPrivateWebhooks?: boolean;
   /** Who decides the offer: the risk tiers, the uplift model, or the model once its gate passes. */
   policy: 'tiers' | 'uplift' | 'auto';
   couponBudgetMinor: number | undefined;
@@ -39,6 +41,7 @@ export function outreachSettings(c: Config): OutreachSettings {
     publicBaseUrl: (c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, ''),
     // Without a configured secret, links are signed with a per-database secret (see unsubscribeSecret()).
     unsubscribeSecret: c.UNSUBSCRIBE_SECRET ?? '',
+    allowPrivateWebhooks: c.WEBHOOK_ALLOW_PRIVATE,
     policy: c.OUTREACH_POLICY,
     couponBudgetMinor: c.COUPON_BUDGET,
     emailLimit: c.EMAIL_LIMIT,

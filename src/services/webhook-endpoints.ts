@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { ValidationError, NotFoundError } from '../domain/errors.js';
 import type { Queryable } from '../db/client.js';
+import { checkWebhookTarget, type Lookup } from '../outreach/webhook-sender.js';
 
 export const OUTBOUND_EVENTS = ['outreach.planned', 'coupon.issued', 'user.risk_changed'] as const;
 
@@ -12,7 +13,17 @@ export interface EndpointInput {
   description?: string | undefined;
 }
 
-export async function addEndpoint(q: Queryable, e: EndpointInput): Promise<{ id: number; secret: string }> {
+/**
+ * Registers an endpoint. A URL whose host is (or resolves to) a private, loopback or link-local
+ * address is refused up front unless `allowPrivate` (WEBHOOK_ALLOW_PRIVATE): it would be
+ * dead-lettered on its first delivery anyway. A name that does not resolve now is accepted with
+ * a warning (every delivery checks again).
+ */
+export async function addEndpoint(
+  q: Queryable,
+  e: EndpointInput,
+  opts: { allowPrivate?: boolean | undefined; lookup?: Lookup } = {},
+): Promise<{ id: number; secret: string; warnings: string[] }> {
   let url: URL;
   try {
     url = new URL(e.url);
@@ -23,6 +34,10 @@ export async function addEndpoint(q: Queryable, e: EndpointInput): Promise<{ id:
   const unknown = (e.events ?? []).filter((t) => !(OUTBOUND_EVENTS as readonly string[]).includes(t));
   if (unknown.length) throw new ValidationError(`unknown event type(s) ${unknown.join(', ')}; known: ${OUTBOUND_EVENTS.join(', ')}`);
   if (e.secret !== undefined && !/^whsec_[A-Za-z0-9+/=]{24,}$/.test(e.secret)) throw new ValidationError('--secret must look like whsec_<base64, at least 18 bytes>');
+  const warnings: string[] = [];
+  const target = await checkWebhookTarget(url, { allowPrivate: opts.allowPrivate ?? false, ...(opts.lookup ? { lookup: opts.lookup } : {}) });
+  if (!target.ok && !target.retryable) throw new ValidationError(`--url ${e.url}: ${target.error}`);
+  if (!target.ok) warnings.push(`${url.hostname} could not be resolved now (${target.error}); every delivery checks its addresses again`);
   const secret = e.secret ?? `whsec_${randomBytes(24).toString('base64')}`;
   const [row] = await q.query<{ id: number }>(`insert into webhook_endpoints (url, secret, event_types, description) values ($1, $2, $3::text[], $4) returning id`, [
     url.toString(),
@@ -30,7 +45,7 @@ export async function addEndpoint(q: Queryable, e: EndpointInput): Promise<{ id:
     e.events ?? [],
     e.description ?? null,
   ]);
-  return { id: Number(row!.id), secret };
+  return { id: Number(row!.id), secret, warnings };
 }
 
 export interface EndpointSummary {

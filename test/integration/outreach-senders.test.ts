@@ -254,6 +254,7 @@ describe('signed webhooks → HTTP receiver', () => {
       eventType: 'coupon.issued',
       payload: { userId: 'u-1', code: 'WB-7KQ2-M9XT', value: 3000, currency: 'CNY' },
       now: Date.now,
+      allowPrivate: true, // the receiver is on loopback
       ...over,
     });
 

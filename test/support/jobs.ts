@@ -38,7 +38,8 @@ export function testJobs(o: {
   const redis = new Redis(o.redisUrl ?? inject('redisUrl'), { maxRetriesPerRequest: null });
   redis.on('error', () => {}); // a test that kills its Redis sees the reconnect attempts; the assertions tell what matters
   const queues = openQueues(redis, prefix);
-  const config = loadConfig({ DELIVERY_BACKOFF_MS: '50', DELIVERY_LEASE_SECONDS: '5', QUIET_HOURS: 'off', ...o.env });
+  // Test receivers listen on loopback: private webhook targets allowed unless a test says otherwise.
+  const config = loadConfig({ DELIVERY_BACKOFF_MS: '50', DELIVERY_LEASE_SECONDS: '5', QUIET_HOURS: 'off', WEBHOOK_ALLOW_PRIVATE: 'true', ...o.env });
   const mailer = createMailer({ smtpUrl: o.smtpUrl, outboxDir: 'outbox-test', log: silentLogger });
   const outreach = { ...outreachSettings(config), unsubscribeSecret: 'test-unsubscribe-secret-0123456789', ...o.outreach };
   const ctx: HandlerContext = { db: o.db, log: silentLogger, now: o.now ?? (() => new Date()), mailer, queues, model: { ...modelSettings(config), chunkSize: 400 }, outreach };

@@ -54,7 +54,8 @@ describe('isRetryableStatus', () => {
 
 describe('sendWebhook (outcome mapping; the real HTTP path is in the integration test)', () => {
   const at = 1_700_000_000_123;
-  const input = { url: 'https://hooks.test/x', secret: SECRET, messageId: 'msg_1', eventType: 'coupon.issued', payload: { a: 1 }, now: () => at };
+  // A public literal address: the private-target check needs no DNS.
+  const input = { url: 'https://93.184.216.34/x', secret: SECRET, messageId: 'msg_1', eventType: 'coupon.issued', payload: { a: 1 }, now: () => at };
 
   it('signs the exact body with our signer and sends the Standard Webhooks shape', async () => {
     let seen: { body: string; headers: Record<string, string> } | undefined;
