@@ -1,4 +1,4 @@
-/** /metrics and /admin/queues on the composed HTTP server (real PostgreSQL and Redis). */
+/** /metrics (on its own listener) and /admin/queues on the composed HTTP server (real PostgreSQL and Redis). */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startHttp, type RunningServer } from '../../src/cli/server-runtime.js';
@@ -35,7 +35,7 @@ describe('operations endpoints', () => {
     expect((await postSigned(http.url, [anEvent('view'), anEvent('view')])).status).toBe(200);
     expect((await postSigned(http.url, anEvent('view'), { secret: 'whsec_d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldA==' })).status).toBe(401);
     expect((await postSigned(http.url, anEvent('view', { amount_minor: 1 }))).status).toBe(400);
-    const res = await fetch(`${http.url}/metrics`);
+    const res = await fetch(http.metricsUrl!);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await res.text();
@@ -51,7 +51,7 @@ describe('operations endpoints', () => {
   it('records job durations and failures', async () => {
     http.metrics.onJobDone('outreach.send-email', true, 120);
     http.metrics.onJobDone('outreach.send-email', false, 30);
-    const text = await (await fetch(`${http.url}/metrics`)).text();
+    const text = await (await fetch(http.metricsUrl!)).text();
     expect(text).toMatch(/rekindle_job_duration_seconds_count\{job="outreach.send-email",outcome="ok"\} 1/);
     expect(text).toMatch(/rekindle_job_failures_total\{job="outreach.send-email"\} 1/);
   });
