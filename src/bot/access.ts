@@ -8,6 +8,11 @@
  * Direct messages with the bot are not subject to the channel allowlist: only the asker
  * reads the answer there, and they passed the user allowlist. In shared channels (app
  * mentions) personal data is always masked, since the other members were never vetted.
+ *
+ * The workspace allowlist checks the author's own team (`user_team`, an event's `team`, a
+ * click's `user.team_id`) as well as the workspace the request came through: in a Slack
+ * Connect channel a guest from another organisation arrives through our workspace, and user
+ * ids are only unique within an organisation, so the user allowlist alone would not stop them.
  */
 import type { AnyMiddlewareArgs, Middleware } from '@slack/bolt';
 import { z } from 'zod';
@@ -41,7 +46,10 @@ export interface Requester {
   kind: 'command' | 'event' | 'action' | 'other';
   /** e.g. `/retain`, `app_mention`, `digest_claim`. */
   name: string;
+  /** The author's own team (workspace); for a Slack Connect guest, their home workspace. */
   teamId: string | undefined;
+  /** The workspace the request came through (the payload's `team_id`). */
+  workspaceId: string | undefined;
   channelId: string | undefined;
   userId: string | undefined;
   /** A direct message with the bot. */
@@ -54,9 +62,15 @@ export type DenyReason = 'team' | 'channel' | 'user';
 
 export type AccessDecision = { ok: true } | { ok: false; reason: DenyReason };
 
-/** The allowlists, in order: workspace, user, then channel (DMs exempt). */
-export function checkAccess(p: AccessPolicy, r: Pick<Requester, 'teamId' | 'channelId' | 'userId' | 'isDm'>): AccessDecision {
-  if (p.teams.size > 0 && (r.teamId === undefined || !p.teams.has(r.teamId))) return { ok: false, reason: 'team' };
+/**
+ * The allowlists, in order: workspace (the author's team and, when known, the workspace the
+ * request came through), user, then channel (DMs exempt).
+ */
+export function checkAccess(p: AccessPolicy, r: Pick<Requester, 'teamId' | 'channelId' | 'userId' | 'isDm'> & { workspaceId?: string | undefined }): AccessDecision {
+  if (p.teams.size > 0) {
+    if (r.teamId === undefined || !p.teams.has(r.teamId)) return { ok: false, reason: 'team' };
+    if (r.workspaceId !== undefined && !p.teams.has(r.workspaceId)) return { ok: false, reason: 'team' };
+  }
   if (r.userId === undefined || (p.users.size > 0 && !p.users.has(r.userId))) return { ok: false, reason: 'user' };
   if (p.channels.size > 0 && !r.isDm && (r.channelId === undefined || !p.channels.has(r.channelId))) return { ok: false, reason: 'channel' };
   return { ok: true };
@@ -82,10 +96,10 @@ export function actorOf(teamId: string | undefined, userId: string | undefined):
 }
 
 const id = z.string().min(1).max(64).optional();
-const CommandBody = z.object({ command: z.string(), team_id: id, channel_id: id, user_id: id, text: z.string().default('') });
+const CommandBody = z.object({ command: z.string(), team_id: id, user_team: id, channel_id: id, user_id: id, text: z.string().default('') });
 const EventBody = z.object({
   team_id: id,
-  event: z.object({ type: z.string(), user: id, channel: id, channel_type: z.string().optional(), text: z.string().optional() }),
+  event: z.object({ type: z.string(), user: id, user_team: id, team: id, channel: id, channel_type: z.string().optional(), text: z.string().optional() }),
 });
 const ActionBody = z.object({
   type: z.string(),
@@ -102,12 +116,31 @@ export function requesterOf(body: unknown): Requester {
   const c = CommandBody.safeParse(body);
   if (c.success) {
     const channel = c.data.channel_id;
-    return { kind: 'command', name: c.data.command, teamId: c.data.team_id, channelId: channel, userId: c.data.user_id, isDm: channel?.startsWith('D') ?? false, text: c.data.text };
+    return {
+      kind: 'command',
+      name: c.data.command,
+      teamId: c.data.user_team ?? c.data.team_id,
+      workspaceId: c.data.team_id,
+      channelId: channel,
+      userId: c.data.user_id,
+      isDm: channel?.startsWith('D') ?? false,
+      text: c.data.text,
+    };
   }
   const e = EventBody.safeParse(body);
   if (e.success) {
     const ev = e.data.event;
-    return { kind: 'event', name: ev.type, teamId: e.data.team_id, channelId: ev.channel, userId: ev.user, isDm: ev.channel_type === 'im' || (ev.channel?.startsWith('D') ?? false), text: ev.text ?? '' };
+    return {
+      kind: 'event',
+      name: ev.type,
+      // `user_team` on mentions, `team` on messages: the author's home workspace.
+      teamId: ev.user_team ?? ev.team ?? e.data.team_id,
+      workspaceId: e.data.team_id,
+      channelId: ev.channel,
+      userId: ev.user,
+      isDm: ev.channel_type === 'im' || (ev.channel?.startsWith('D') ?? false),
+      text: ev.text ?? '',
+    };
   }
   const a = ActionBody.safeParse(body);
   if (a.success) {
@@ -115,14 +148,15 @@ export function requesterOf(body: unknown): Requester {
     return {
       kind: 'action',
       name: a.data.actions[0]?.action_id ?? a.data.type,
-      teamId: a.data.team?.id ?? a.data.user.team_id,
+      teamId: a.data.user.team_id ?? a.data.team?.id,
+      workspaceId: a.data.team?.id ?? undefined,
       channelId: channel,
       userId: a.data.user.id,
       isDm: channel?.startsWith('D') ?? false,
       text: a.data.message?.text ?? '',
     };
   }
-  return { kind: 'other', name: 'unknown', teamId: undefined, channelId: undefined, userId: undefined, isDm: false, text: '' };
+  return { kind: 'other', name: 'unknown', teamId: undefined, workspaceId: undefined, channelId: undefined, userId: undefined, isDm: false, text: '' };
 }
 
 export function refusalText(reason: DenyReason, lang: Lang): string {
@@ -165,13 +199,13 @@ export function accessMiddleware(d: { policy: AccessPolicy; db: Queryable; log: 
     const message = refusalText(decision.reason, lang);
     const a = args as unknown as { ack?: (m?: unknown) => Promise<void>; respond?: (m: unknown) => Promise<unknown> };
     if (a.ack) await a.ack();
-    d.log.info({ reason: decision.reason, kind: r.kind, name: r.name, team: r.teamId, channel: r.channelId, user: r.userId }, 'slack request refused');
+    d.log.info({ reason: decision.reason, kind: r.kind, name: r.name, team: r.teamId, workspace: r.workspaceId, channel: r.channelId, user: r.userId }, 'slack request refused');
     await audit(d.db, {
       actor: actorOf(r.teamId, r.userId),
       action: 'access.denied',
       target: `${r.kind}:${r.name}`,
       allowed: false,
-      details: { reason: decision.reason, teamId: r.teamId ?? null, channelId: r.channelId ?? null },
+      details: { reason: decision.reason, teamId: r.teamId ?? null, workspaceId: r.workspaceId ?? null, channelId: r.channelId ?? null },
     });
     if (a.respond) {
       await a.respond({ response_type: 'ephemeral', replace_original: false, text: message });

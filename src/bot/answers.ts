@@ -94,6 +94,14 @@ export async function answerIntent(d: AnswerDeps, intent: Intent, lang: Lang, vi
     case 'user':
     case 'why':
     case 'recommend': {
+      // An email is personal data: a reader who may not see emails may not use one as a key
+      // either (the answer would tell them whose address it is, or that it is a customer's).
+      // Refused before the lookup, so not even "no such user" leaks.
+      if (intent.ref.kind === 'email' && !viewer.pii) {
+        await audit(d.db, { actor: viewer.actor, action: 'pii.lookup_by_email', target: intent.kind, allowed: false, details: { reason: 'no_pii_access', channelId: viewer.channelId ?? null } });
+        d.log.warn({ actor: viewer.actor, intent: intent.kind }, 'lookup by email refused');
+        return noCharts(withExamples(t.emailNeedsPii, lang));
+      }
       const card = await d.insights.user(intent.ref);
       if (!card) return noCharts(withExamples(t.unknownUser(refText(intent.ref)), lang));
       return noCharts(userCardMessage(card, intent.kind, f, { pii: viewer.pii, now: d.now(), windowDays: d.conversionWindowDays }));

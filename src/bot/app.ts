@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js';
 import { createInsights } from '../services/insights.js';
 import { accessMiddleware, policyFromConfig, viewerOf, type Viewer } from './access.js';
 import { answerIntent, type Answer, type AnswerDeps, type Chart } from './answers.js';
-import { helpMessage, texts, withExamples, type Message } from './blocks.js';
+import { context as contextBlock, helpMessage, texts, withExamples, type Message } from './blocks.js';
 import { DIGEST_ACTIONS, handleDigestClick, postDigest, type DigestActionId } from './digest.js';
 import { parseCommand, parseQuestion, type Lang } from './intent.js';
 import { boltLogger } from './logger.js';
@@ -93,6 +93,13 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     return Promise.resolve({ ...m, charts: [] });
   }
 
+  /** The bot's DM with `userId` (conversations.open is idempotent: the same channel every time). */
+  async function dmWith(client: WebClient, userId: string): Promise<string> {
+    const im = await client.conversations.open({ users: userId });
+    if (!im.channel?.id) throw new Error(`conversations.open gave no channel for ${userId}`);
+    return im.channel.id;
+  }
+
   /** Uploads charts where the question was asked; when the bot may not post there, to the asker's DM. */
   async function uploadCharts(client: WebClient, charts: readonly Chart[], where: { channel: string; threadTs?: string | undefined; userId: string }): Promise<void> {
     for (const chart of charts) {
@@ -106,9 +113,7 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
         const code = (err as { data?: { error?: string } }).data?.error;
         if (code !== 'not_in_channel' && code !== 'channel_not_found') throw err;
         log.info({ channel: where.channel, code }, 'cannot post in the channel: chart sent by DM');
-        const im = await client.conversations.open({ users: where.userId });
-        if (!im.channel?.id) throw err;
-        await upload(im.channel.id);
+        await upload(await dmWith(client, where.userId));
       }
     }
   }
@@ -124,10 +129,14 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     const viewer = viewerOf(context);
     const parsed = parseCommand(command.text ?? '');
     const a = await answerFor(parsed, viewer);
-    await respond({ response_type: 'ephemeral', text: a.text, blocks: a.blocks });
+    const blocks = a.charts.length ? [...a.blocks, contextBlock(texts(parsed.lang).chartsByDm)] : a.blocks;
+    await respond({ response_type: 'ephemeral', text: a.text, blocks });
     if (a.charts.length) {
       try {
-        await uploadCharts(client, a.charts, { channel: command.channel_id, userId: command.user_id });
+        // The answer is ephemeral (only the asker sees it): its charts go to the asker's DM with
+        // the bot, never into the channel, where everyone would see what only they asked for.
+        const dm = await dmWith(client, viewer.userId);
+        await uploadCharts(client, a.charts, { channel: dm, userId: viewer.userId });
       } catch (err) {
         log.error({ err, actor: viewer.actor }, 'chart upload failed');
         await respond({ response_type: 'ephemeral', text: texts(parsed.lang).chartFailed });

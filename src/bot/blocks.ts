@@ -15,7 +15,7 @@ import { renderReason, type RecommendationReason } from '../outreach/reasons.js'
 import type { CampaignReport, SegmentReport } from '../services/campaign-report.js';
 import type { CardWithPersona, ModelCard, OverviewWithHistogram, RankedUser, SegmentDetail, SegmentsView } from '../services/insights.js';
 import { EXAMPLES, type Intent, type Lang } from './intent.js';
-import { maskEmail, maskName } from './mask.js';
+import { maskCouponCode, maskEmail, maskName } from './mask.js';
 
 export type Block = types.KnownBlock;
 
@@ -78,7 +78,11 @@ export function formatter(lang: Lang, currency: string): Formatter {
   };
 }
 
-/** Escapes text for mrkdwn: `&`, `<` and `>` (so a user's name cannot ping @channel or fake a link). */
+/**
+ * Escapes text for mrkdwn: `&`, `<` and `>` (so a user's name cannot ping @channel or fake a
+ * link). Also for a message's top-level `text`: Slack formats the fallback as mrkdwn too.
+ * Header blocks are `plain_text` and take text as is.
+ */
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
@@ -249,9 +253,12 @@ const T = {
     },
     notUnderstood: "Sorry, I didn't understand that. Here is what I can answer:",
     unknownUser: (ref: string) => `I couldn't find a user ${ref}. Check the id or email (ids look like the ones in \`/retain at-risk\`).`,
+    emailNeedsPii:
+      'Looking users up by email needs personal-data access, and a private answer (`/retain` or a DM with me). Ask by user id instead, e.g. `/retain user 42`. Your request was logged.',
     tryThese: 'Try for example:',
     failed: 'Sorry, something went wrong while answering. The error was logged; try again in a minute.',
     chartFailed: 'The chart could not be uploaded here.',
+    chartsByDm: 'Charts follow in your DM with me (this answer is only visible to you).',
     personaNumber: (n: number) => `Persona ${n + 1}`,
     roiTitle: (days: string) => `Did outreach pay off? Last ${days} days`,
     roiNothingSettled: 'Nothing has settled yet: an outreach counts once its conversion window has closed.',
@@ -397,9 +404,11 @@ const T = {
     },
     notUnderstood: '抱歉，我没看懂这个问题。我可以回答这些：',
     unknownUser: (ref: string) => `没有找到用户 ${ref}。请检查 ID 或邮箱（ID 的格式见 \`/retain at-risk\` 的结果）。`,
+    emailNeedsPii: '按邮箱查找用户需要个人数据权限，而且只能在私密回答里（`/retain` 命令或私信我）。请改用用户 ID，例如 `/retain user 42`。本次请求已记录。',
     tryThese: '可以试试：',
     failed: '抱歉，回答时出错了。错误已记录，请稍后再试。',
     chartFailed: '图表无法上传到这里。',
+    chartsByDm: '图表会私信发给你（这条回答只有你能看到）。',
     personaNumber: (n: number) => `画像 ${n + 1}`,
     roiTitle: (days: string) => `触达划算吗？近 ${days} 天`,
     roiNothingSettled: '还没有结算的结果：每次触达要等观察期结束后才计入。',
@@ -522,12 +531,15 @@ export function helpMessage(lang: Lang, lead?: string): Message {
   return { text: lead ?? t.helpTitle, blocks };
 }
 
-/** An error or refusal with a few example questions under it. */
+/**
+ * An error or refusal with a few example questions under it. `message` is plain text (a parse
+ * error may echo what was typed) and is escaped here, in the fallback and in the blocks.
+ */
 export function withExamples(message: string, lang: Lang): Message {
   const t = texts(lang);
   return {
-    text: message,
-    blocks: [section(message), context(`${t.tryThese} ${EXAMPLES[lang].slice(0, 4).map((e) => `“${esc(e)}”`).join(' · ')} · \`/retain help\``)],
+    text: esc(message),
+    blocks: [section(esc(message)), context(`${t.tryThese} ${EXAMPLES[lang].slice(0, 4).map((e) => `“${esc(e)}”`).join(' · ')} · \`/retain help\``)],
   };
 }
 
@@ -587,7 +599,7 @@ export function rankedMessage(title: string, users: readonly RankedUser[], f: Fo
   const blocks: Block[] = [header(title), ...extra];
   if (users.length === 0) blocks.push(section(t.noneFound));
   else blocks.push(...lines(users.map((u, i) => userLine(u, i, f, pii))), context(t.rankedNote));
-  return { text: `${title}: ${users.slice(0, 5).map((u) => u.userId).join(', ')}${users.length > 5 ? '…' : ''}`, blocks };
+  return { text: `${title}: ${users.slice(0, 5).map((u) => esc(u.userId)).join(', ')}${users.length > 5 ? '…' : ''}`, blocks };
 }
 
 export function atRiskMessage(users: readonly RankedUser[], filter: { n: number; segment?: string | undefined; tier?: RiskTier | undefined }, f: Formatter, pii: boolean): Message {
@@ -712,7 +724,7 @@ export function offerReasonLine(o: { channel: string; policy: string | null; rea
   }
 }
 
-function outreachLine(card: CardWithPersona, f: Formatter, now: Date, windowDays: number): string {
+function outreachLine(card: CardWithPersona, f: Formatter, now: Date, windowDays: number, pii: boolean): string {
   const t = texts(f.lang);
   const o = card.lastOutreach;
   if (!o) return t.noOutreach;
@@ -723,7 +735,8 @@ function outreachLine(card: CardWithPersona, f: Formatter, now: Date, windowDays
     return `${t.holdoutRow(esc(o.cycleId))} ${result}${why ? `\n_${t.reasonHeldOut}_${colon}${why}` : ''}`;
   }
   const parts = [t.outreachRow(t.channel[o.channel] ?? o.channel, t.state[o.state] ?? o.state, f.date(o.sentAt ?? o.scheduledAt))];
-  if (o.coupon) parts.push(t.coupon(esc(o.coupon.code), o.coupon.redeemed));
+  // The code redeems money: masked like an email for readers without personal-data rights.
+  if (o.coupon) parts.push(t.coupon(esc(pii ? o.coupon.code : maskCouponCode(o.coupon.code)), o.coupon.redeemed));
   if (o.state === 'sent') parts.push(o.convertedAt ? t.converted(f.date(o.convertedAt)) : o.windowEndsAt > now ? t.pending(f.date(o.windowEndsAt, false)) : t.notConverted(windowDays));
   return `${parts.join(' · ')}${why ? `\n_${t.reasonWhy}_${colon}${why}` : ''}`;
 }
@@ -757,7 +770,7 @@ export function userCardMessage(card: CardWithPersona, view: CardView, f: Format
     if (!s) blocks.push(section(t.notScored));
     else blocks.push(section(`*${t.drivers}*\n${explanationLines(card, f).join('\n')}`));
     blocks.push(section(`*${t.recommendations}*\n${recommendationLines(card, f).join('\n')}`));
-    blocks.push(section(`*${t.lastOutreach}*\n${outreachLine(card, f, o.now, o.windowDays)}`));
+    blocks.push(section(`*${t.lastOutreach}*\n${outreachLine(card, f, o.now, o.windowDays, o.pii)}`));
     if (card.unsubscribed) blocks.push(context(t.unsubscribed));
   } else if (view === 'why') {
     if (!s) blocks.push(section(t.notScored));
@@ -769,7 +782,8 @@ export function userCardMessage(card: CardWithPersona, view: CardView, f: Format
     blocks.push(section(`*${t.recommendations}*\n${recommendationLines(card, f).join('\n')}`));
   }
   if (s) blocks.push(context(`${t.rescoredAt} ${f.date(s.scoredAt)}`));
-  const text = s ? `${title}: ${t.churnRisk} ${f.pct(s.churnProbability)} (${tierLabel(s.tier, f.lang)})` : `${title}: ${t.notScored}`;
+  // The header is plain_text; the fallback is mrkdwn, so the id in the title is escaped there.
+  const text = s ? `${esc(title)}: ${t.churnRisk} ${f.pct(s.churnProbability)} (${tierLabel(s.tier, f.lang)})` : `${esc(title)}: ${t.notScored}`;
   return { text, blocks };
 }
 

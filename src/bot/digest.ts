@@ -159,7 +159,7 @@ export function digestMessage(
     const value = e.valueAtRiskMinor !== null ? f.money(e.valueAtRiskMinor) : '—';
     const reason = e.topFeature ? ` · ${w.why}: ${featureLabel(e.topFeature, f.lang)}` : '';
     const s = statuses.get(e.userId);
-    const status = s ? `\n_${w.status[s.kind]} <@${s.by}> ${f.date(s.at)}_` : '';
+    const status = s ? `\n_${w.status[s.kind]} ${mention(s.by)} ${f.date(s.at)}_` : '';
     blocks.push(
       section(`*${i + 1}.* \`${esc(e.userId)}\`${who ? ` ${who}` : ''}\n${w.line(`${f.pct(e.churnProbability)} (${tierLabel(e.tier, f.lang)})`, value, segmentLabel(e.segment, f.lang))}${reason}${status}`),
       {
@@ -175,7 +175,12 @@ export function digestMessage(
       },
     );
   });
-  return { text: `${w.title(f.int(r.total))}: ${r.entries.map((e) => e.userId).join(', ')}`, blocks };
+  return { text: `${w.title(f.int(r.total))}: ${r.entries.map((e) => esc(e.userId)).join(', ')}`, blocks };
+}
+
+/** `<@U123>` for a Slack user id; anything else (an actor string from the audit log) escaped as text. */
+function mention(by: string): string {
+  return /^[UW][A-Z0-9]{1,20}$/.test(by) ? `<@${by}>` : esc(by);
 }
 
 async function loadRecord(q: Queryable, runId: number): Promise<DigestRecord | null> {

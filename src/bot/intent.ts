@@ -5,6 +5,16 @@
  * rather than guessed, because some intents act (rescore, pause outreach) and every answer
  * may show personal data.
  *
+ * Parsing runs on the event loop that also serves webhooks, unsubscribes and `/readyz`, and
+ * its input is whatever anyone types into Slack. So the text is cut to {@link MAX_TEXT}
+ * characters before anything looks at it, and every repeat in every pattern here is bounded
+ * (`{1,12}`, never `+` or `*`): an unanchored pattern with an unbounded repeat backtracks over
+ * the rest of the text at each position, which made a 20k-character DM of Chinese numerals
+ * block the loop for 3.8 s. Keep it that way when adding a pattern (the hostile-text tests in
+ * test/unit/bot/intent.test.ts time 50k-character inputs).
+ *
+ * Error messages are plain text and may echo what was typed: blocks.ts escapes them for Slack.
+ *
  * Access control is not decided here: admin intents parse like the others, and the bot
  * checks who asked before acting.
  */
@@ -65,6 +75,46 @@ export const DEFAULT_DAYS = 30;
  */
 export const ROI_DAYS = 90;
 export const MAX_DAYS = 365;
+/** Characters of a message or command the parser reads; the rest is ignored. No question needs more. */
+export const MAX_TEXT = 500;
+/** Characters of a typed token echoed back in an error message. */
+const MAX_ECHO = 40;
+
+/** The first {@link MAX_TEXT} characters, never ending in half a surrogate pair. */
+function cut(text: string): string {
+  if (text.length <= MAX_TEXT) return text;
+  const head = text.slice(0, MAX_TEXT);
+  const last = head.charCodeAt(head.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? head.slice(0, -1) : head;
+}
+
+/** A typed token as echoed in an error: at most {@link MAX_ECHO} characters. */
+function echo(token: string): string {
+  const chars = Array.from(token);
+  return chars.length > MAX_ECHO ? `${chars.slice(0, MAX_ECHO).join('')}…` : token;
+}
+
+/** `s` without the characters of `set` at its end: a loop, not a `[…]+$` that rescans from every position. */
+function trimEndOf(s: string, set: string): string {
+  let end = s.length;
+  while (end > 0 && set.includes(s[end - 1] as string)) end--;
+  return s.slice(0, end);
+}
+
+/** `s` without the characters of `set` at its start. */
+function trimStartOf(s: string, set: string): string {
+  let start = 0;
+  while (start < s.length && set.includes(s[start] as string)) start++;
+  return s.slice(start);
+}
+
+/** Runs of characters matched by `sep` (one character each) collapsed to one space, and trimmed. */
+function collapse(s: string, sep: RegExp): string {
+  return s
+    .split(sep)
+    .filter((w) => w.length > 0)
+    .join(' ');
+}
 
 /** Phrasings for help messages; every one parses with {@link parseQuestion} (the tests check). */
 export const EXAMPLES: { readonly en: readonly string[]; readonly zh: readonly string[] } = {
@@ -109,19 +159,20 @@ export function detectLang(text: string): Lang {
  * unifies apostrophes and collapses whitespace.
  */
 export function cleanText(text: string): string {
-  return text
-    .replace(/<mailto:([^|>]+)(?:\|[^>]*)?>/g, '$1')
-    .replace(/<(?:https?:[^|>]+)\|([^>]*)>/g, '$1')
-    .replace(/<(https?:[^>]+)>/g, '$1')
-    .replace(/<[@#!][^>]*>/g, ' ')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .normalize('NFKC')
-    .replace(/[\u2018\u2019\u02bc`´]/g, "'")
-    .replace(/[\u201c\u201d]/g, '"')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return collapse(
+    cut(text)
+      .replace(/<mailto:([^|>]{1,254})(?:\|[^>]{0,254})?>/g, '$1')
+      .replace(/<(?:https?:[^|>]{1,400})\|([^>]{0,400})>/g, '$1')
+      .replace(/<(https?:[^>]{1,400})>/g, '$1')
+      .replace(/<[@#!][^>]{0,100}>/g, ' ')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&')
+      .normalize('NFKC')
+      .replace(/[\u2018\u2019\u02bc`´]/g, "'")
+      .replace(/[\u201c\u201d]/g, '"'),
+    /\s/u,
+  );
 }
 
 function levenshtein(a: string, b: string): number {
@@ -155,7 +206,10 @@ function closest<T>(input: string, candidates: readonly (readonly [string, T])[]
 
 const CN_DIGITS: Readonly<Record<string, number>> = { 零: 0, 〇: 0, 一: 1, 二: 2, 两: 2, 三: 3, 四: 4, 五: 5, 六: 6, 七: 7, 八: 8, 九: 9 };
 const CN_UNITS: Readonly<Record<string, number>> = { 十: 10, 百: 100, 千: 1000 };
-const CN_NUMBER = '[零〇一二两三四五六七八九十百千]+';
+/** Up to 12 characters: 九千九百九十九 is 7, and more is never a count or a number of days. */
+const CN_NUMBER = '[零〇一二两三四五六七八九十百千]{1,12}';
+/** Digits of a number in a question: 12 is far beyond any bound, and keeps a long run from backtracking. */
+const DIGITS = '\\d{1,12}';
 
 /** Parses a Chinese numeral up to 9999 (`二十`, `一百零五`, `两`), or undefined. */
 function parseCnNumber(s: string): number | undefined {
@@ -178,10 +232,10 @@ const EN_NUMBERS: Readonly<Record<string, number>> = {
   a: 1, an: 1, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
   eleven: 11, twelve: 12, fifteen: 15, twenty: 20, thirty: 30, fifty: 50, hundred: 100,
 };
-const EN_NUMBER = `\\d+|${Object.keys(EN_NUMBERS).join('|')}`;
+const EN_NUMBER = `${DIGITS}|${Object.keys(EN_NUMBERS).join('|')}`;
 
 function toNumber(s: string): number {
-  if (/^\d+$/.test(s)) return Number(s);
+  if (/^\d{1,12}$/.test(s)) return Number(s);
   return EN_NUMBERS[s] ?? parseCnNumber(s) ?? Number.NaN;
 }
 
@@ -216,12 +270,7 @@ const SEGMENT_ALIASES: Readonly<Record<RfmSegment, SegmentAliases>> = {
 
 /** Lower-case, apostrophes dropped, `_`/`-`/runs of spaces → one space, quotes and trailing punctuation removed. */
 function normalizeName(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/["'“”‘’]/g, '')
-    .replace(/[_\-\s]+/g, ' ')
-    .replace(/[?？.。!！,，]+$/u, '')
-    .trim();
+  return trimEndOf(collapse(s.toLowerCase().replace(/["'“”‘’]/g, ''), /[_\-\s]/u), '?？.。!！,，').trim();
 }
 
 interface SegmentName {
@@ -252,11 +301,11 @@ const SEGMENT_NAMES: readonly SegmentName[] = (() => {
  * `Can't lose them`, `核心用户`, `at-risk`).
  */
 export function matchSegment(name: string): RfmSegment | undefined {
-  const n = normalizeName(cleanText(name));
+  const n = normalizeName(cleanText(name)).slice(0, 100);
   const hit = SEGMENT_NAMES.find((s) => s.name === n);
   if (hit) return hit.segment;
   // "champions segment", "核心用户分群"
-  const stripped = n.replace(/\s*(segment|group|分群|人群|群体|群)$/u, '');
+  const stripped = n.replace(/\s?(segment|group|分群|人群|群体|群)$/u, '');
   return stripped !== n ? SEGMENT_NAMES.find((s) => s.name === stripped)?.segment : undefined;
 }
 
@@ -264,8 +313,9 @@ function segmentDisplay(segment: RfmSegment, lang: Lang): string {
   return lang === 'zh' ? `${RFM_SEGMENT_LABELS[segment].zh}（${segment}）` : segment;
 }
 
-function unknownSegmentError(input: string, lang: Lang): string {
-  const n = normalizeName(input);
+function unknownSegmentError(typed: string, lang: Lang): string {
+  const n = normalizeName(typed).slice(0, 100);
+  const input = echo(typed);
   const guess =
     closest(
       n,
@@ -293,12 +343,13 @@ const TIER_WORDS: Readonly<Record<string, RiskTier>> = {
 // User references
 // ---------------------------------------------------------------------------------------------
 
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
+/** An address as RFC 5321 bounds it: a local part of up to 64 characters, labels of up to 63, at most 8 dots. */
+const EMAIL = /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}/;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 /** `alice@example.com` → email (lower-cased); `42`, `#42`, `u_123` → id; anything else undefined. */
 export function parseUserRef(token: string): UserRef | undefined {
-  const t = cleanText(token).replace(/^[<(\["']+|[>)\]"',.?!]+$/g, '');
+  const t = trimEndOf(trimStartOf(cleanText(token), `<(["'`), `>)]"',.?!`);
   const email = EMAIL.exec(t);
   if (email && email[0] === t) return { kind: 'email', value: t.toLowerCase() };
   const id = t.replace(/^#/, '');
@@ -312,22 +363,22 @@ export function parseUserRef(token: string): UserRef | undefined {
 const MSG = {
   en: {
     unknownCommand: (c: string, guess?: string) =>
-      guess ? `unknown command "${c}" — did you mean ${guess}? Try /retain help` : `unknown command "${c}"; try /retain help`,
+      guess ? `unknown command "${echo(c)}" — did you mean ${guess}? Try /retain help` : `unknown command "${echo(c)}"; try /retain help`,
     noArgs: (c: string) => `${c} takes no arguments`,
     usage: (u: string) => `usage: /retain ${u}`,
-    nBound: (v: string) => `the number of users must be a whole number from 1 to ${MAX_N}, got ${v}`,
-    daysBound: (v: string) => `the number of days must be a whole number from 1 to ${MAX_DAYS}, got ${v}`,
-    badRef: (v: string) => `"${v}" is neither a user id nor an email address`,
+    nBound: (v: string) => `the number of users must be a whole number from 1 to ${MAX_N}, got ${echo(v)}`,
+    daysBound: (v: string) => `the number of days must be a whole number from 1 to ${MAX_DAYS}, got ${echo(v)}`,
+    badRef: (v: string) => `"${echo(v)}" is neither a user id nor an email address`,
     twoNumbers: 'give at most one number',
   },
   zh: {
     unknownCommand: (c: string, guess?: string) =>
-      guess ? `未知命令“${c}”，你是不是要用 ${guess}？试试 /retain help` : `未知命令“${c}”，试试 /retain help`,
+      guess ? `未知命令“${echo(c)}”，你是不是要用 ${guess}？试试 /retain help` : `未知命令“${echo(c)}”，试试 /retain help`,
     noArgs: (c: string) => `${c} 不需要参数`,
     usage: (u: string) => `用法：/retain ${u}`,
-    nBound: (v: string) => `用户数量必须是 1 到 ${MAX_N} 之间的整数，收到的是 ${v}`,
-    daysBound: (v: string) => `天数必须是 1 到 ${MAX_DAYS} 之间的整数，收到的是 ${v}`,
-    badRef: (v: string) => `“${v}”既不是用户 ID 也不是邮箱地址`,
+    nBound: (v: string) => `用户数量必须是 1 到 ${MAX_N} 之间的整数，收到的是 ${echo(v)}`,
+    daysBound: (v: string) => `天数必须是 1 到 ${MAX_DAYS} 之间的整数，收到的是 ${echo(v)}`,
+    badRef: (v: string) => `“${echo(v)}”既不是用户 ID 也不是邮箱地址`,
     twoNumbers: '最多只能给一个数字',
   },
 } as const;
@@ -396,7 +447,7 @@ function splitHead(tokens: string[]): string[] {
 
 /** Removes the one integer token (with an optional `d`/`天`/`days` suffix) from `args`, if any. */
 function takeNumber(args: string[], lang: Lang, unit: RegExp = /^$/): { value?: number; raw?: string; rest: string[] } {
-  const isNum = (a: string) => new RegExp(`^-?\\d+(?:\\.\\d+)?(?:${unit.source})?$`).test(a);
+  const isNum = (a: string) => new RegExp(`^-?${DIGITS}(?:\\.${DIGITS})?(?:${unit.source})?$`).test(a);
   const nums = args.filter(isNum);
   if (nums.length > 1) throw new ParseError(MSG[lang].twoNumbers);
   const raw = nums[0];
@@ -412,9 +463,10 @@ function takeNumber(args: string[], lang: Lang, unit: RegExp = /^$/): { value?: 
  * Empty text is `help`. Errors say what was wrong and, for typos, what was probably meant.
  */
 export function parseCommand(text: string): CommandResult {
-  const lang = detectLang(text);
+  const head = cut(text);
+  const lang = detectLang(head);
   try {
-    return { ok: true, intent: commandIntent(cleanText(text), lang), lang };
+    return { ok: true, intent: commandIntent(cleanText(head), lang), lang };
   } catch (err) {
     if (err instanceof ParseError) return { ok: false, lang, error: err.message };
     throw err;
@@ -423,7 +475,7 @@ export function parseCommand(text: string): CommandResult {
 
 function commandIntent(text: string, lang: Lang): Intent {
   const m = MSG[lang];
-  const tokens = splitHead(text.replace(/^\/retain\b\s*/i, '').split(' ').filter((t) => t.length > 0));
+  const tokens = splitHead(text.replace(/^\/retain\b\s?/i, '').split(' ').filter((t) => t.length > 0));
   const [head, ...args] = tokens;
   if (head === undefined) return { kind: 'help' };
   const sub = SUB_ALIASES[head.toLowerCase()];
@@ -522,14 +574,17 @@ const ACTION =
 
 const OUTREACH_NOUN_EN = '(outreach|campaigns?|coupons?|e-?mails?|sending|messages?|mailings?|promos?|promotions?)';
 const OUTREACH_NOUN_ZH = '(外呼|触达|外联|发送|推送|营销|优惠券|发券|邮件|短信|活动)';
+/** Characters allowed between a verb and its object ("pause all the coupon emails"). */
+const GAP = '.{0,80}';
 const PAUSE = new RegExp(
-  `^(pause|stop)$|\\b(pause|stop|halt|suspend|freeze|disable)\\b.*\\b${OUTREACH_NOUN_EN}\\b|(暂停|停止|停掉|先停|关闭|冻结).*${OUTREACH_NOUN_ZH}|^暂停$`,
+  `^(pause|stop)$|\\b(pause|stop|halt|suspend|freeze|disable)\\b${GAP}\\b${OUTREACH_NOUN_EN}\\b|(暂停|停止|停掉|先停|关闭|冻结)${GAP}${OUTREACH_NOUN_ZH}|^暂停$`,
 );
 const RESUME = new RegExp(
-  `^(resume|unpause)$|\\b(resume|restart|unpause|re-?enable|continue|turn back on|start again)\\b.*\\b${OUTREACH_NOUN_EN}\\b|(恢复|继续|重新开启|重新开始|重启|开启).*${OUTREACH_NOUN_ZH}|^恢复$`,
+  `^(resume|unpause)$|\\b(resume|restart|unpause|re-?enable|continue|turn back on|start again)\\b${GAP}\\b${OUTREACH_NOUN_EN}\\b|(恢复|继续|重新开启|重新开始|重启|开启)${GAP}${OUTREACH_NOUN_ZH}|^恢复$`,
 );
-const RESCORE =
-  /\bre-?scor(e|ing)\b|\b(recompute|recalculate|refresh|rerun|re-run|update)\b.*\b(scores?|risk|predictions?)\b|重新评分|重新打分|重新计算|重算|刷新(评分|分数|风险)|重跑/;
+const RESCORE = new RegExp(
+  `\\bre-?scor(e|ing)\\b|\\b(recompute|recalculate|refresh|rerun|re-run|update)\\b${GAP}\\b(scores?|risk|predictions?)\\b|重新评分|重新打分|重新计算|重算|刷新(评分|分数|风险)|重跑`,
+);
 
 /**
  * Admin intents act, so in free text they need plain imperative wording: "don't pause
@@ -557,7 +612,7 @@ const PAYOFF_ALONE =
  * model worth it?" is about the model, "which users are the most profitable?" about users.
  */
 const PAYOFF =
-  /\breturns? on\b|\bpa(y|ys|id|ying) (off|back|for (itself|themselves))\b|\bworth (it|the (money|cost|spend|discounts?|effort|investment)|sending|giving|running|doing|keeping)\b|\bworthwhile\b|\bcost[- ]effective\b|\bprofit(s|able|ability)?\b|\b(lose|loses|losing|lost) money\b|\bbreak(s|ing)? even\b|\bwhat did .+ (earn|make|bring in)\b|\bhow much (money |revenue )?did .+ (earn|make|bring in|generate)\b|\b(earn|earned|make|made|making|bring|brought|generate|generated) (us )?(any |some |more )?(money|revenue|profit)\b|划算|划不划算|值不值|值得|不值|花得值|赚|亏|回报|回本|收益|成本效益|性价比/;
+  /\breturns? on\b|\bpa(y|ys|id|ying) (off|back|for (itself|themselves))\b|\bworth (it|the (money|cost|spend|discounts?|effort|investment)|sending|giving|running|doing|keeping)\b|\bworthwhile\b|\bcost[- ]effective\b|\bprofit(s|able|ability)?\b|\b(lose|loses|losing|lost) money\b|\bbreak(s|ing)? even\b|\bwhat did .{1,80} (earn|make|bring in)\b|\bhow much (money |revenue )?did .{1,80} (earn|make|bring in|generate)\b|\b(earn|earned|make|made|making|bring|brought|generate|generated) (us )?(any |some |more )?(money|revenue|profit)\b|划算|划不划算|值不值|值得|不值|花得值|赚|亏|回报|回本|收益|成本效益|性价比/;
 const OFFER_NOUN = /\boffers?\b|发券/;
 /** A question, not an order: lets "发券赚了吗" through the {@link ACTION} refusal that "给用户发券" gets. */
 const QUESTION =
@@ -573,7 +628,7 @@ const COUNT = /\bhow many\b|\bnumber of\b|\bcount\b|\bhow much\b|多少|几个|�
 const RISK =
   /\bat risk\b|\brisky\b|\briskiest\b|\b(high|higher|highest|medium|moderate|low) (churn )?risk\b|\bchurn risk\b|\b(likely|about|going) to (churn|leave|lapse)\b|\b(might|could|will) (churn|leave|lapse)\b|\bchurning\b|风险|高危|可能流失|会流失|要流失|即将流失|快流失/;
 const LIST =
-  /\b(show|list|who|which|top|give|display|get|find|see|view|rank|ranked|pull)\b|列出|显示|看看|看下|看一下|给我|名单|列表|哪些|是谁|谁|前\s*\d|前[一二两三四五六七八九十百]|排名|最高/;
+  /\b(show|list|who|which|top|give|display|get|find|see|view|rank|ranked|pull)\b|列出|显示|看看|看下|看一下|给我|名单|列表|哪些|是谁|谁|前\s?\d|前[一二两三四五六七八九十百]|排名|最高/;
 const OVERVIEW =
   /\boverview\b|\bsummary\b|\bsummari[sz]e\b|\bdashboard\b|\bstatus\b|\bhow are we doing\b|\bbig picture\b|\bkpis?\b|概览|总览|概况|整体|总体|汇总|大盘/;
 /** The risk histogram is part of the overview. */
@@ -610,11 +665,12 @@ function extractRef(t: string): { rest: string; ref?: UserRef } {
   if (email) return { rest: blank(t, email.index, email[0].length), ref: { kind: 'email', value: email[0].toLowerCase() } };
   // "user 42", "user #42", "user id u_123", "customer 42", "用户 42", "用户ID为42", "id 42", "#42"
   const id =
-    /(?:\b(?:user|customer|member|learner|student)s?(?:\s*id)?|用户|会员|学员|客户|\bid\b|编号)\s*(?:[:=#]|为|是|号)?\s*#?([A-Za-z0-9][A-Za-z0-9_.:-]*)/iu.exec(t) ??
-    /(?:^|\s)#([A-Za-z0-9][A-Za-z0-9_.:-]*)/.exec(t);
-  const value = id?.[1]?.replace(/[.:-]+$/, '');
+    /(?:\b(?:user|customer|member|learner|student)s?(?:\s{0,3}id)?|用户|会员|学员|客户|\bid\b|编号)\s{0,3}(?:[:=#]|为|是|号)?\s{0,3}#?([A-Za-z0-9][A-Za-z0-9_.:-]{0,127})/iu.exec(t) ??
+    /(?:^|\s)#([A-Za-z0-9][A-Za-z0-9_.:-]{0,127})/.exec(t);
+  const raw = id?.[1];
+  const value = raw === undefined ? undefined : trimEndOf(raw, '.:-');
   // "高风险用户 20 个", "users 30 days": a count or a period, not an id.
-  const counted = id ? /^\s*(个|位|名|人|条|天|日|周|月|年|days?\b|weeks?\b|months?\b)/u.test(t.slice(id.index + id[0].length)) : false;
+  const counted = id ? /^\s{0,3}(个|位|名|人|条|天|日|周|月|年|days?\b|weeks?\b|months?\b)/u.test(t.slice(id.index + id[0].length)) : false;
   if (id && value && !counted && /\d/.test(value) && ID.test(value)) {
     return { rest: blank(t, id.index, id[0].length), ref: { kind: 'id', value } };
   }
@@ -622,20 +678,20 @@ function extractRef(t: string): { rest: string; ref?: UserRef } {
 }
 
 const DAY_RULES: readonly (readonly [RegExp, (m: RegExpExecArray) => number])[] = [
-  [new RegExp(`\\b(?:last|past|previous|over the last|in the last)?\\s*(${EN_NUMBER})\\s*days?\\b`), (m) => toNumber(m[1] as string)],
-  [new RegExp(`\\b(?:last|past|previous)?\\s*(${EN_NUMBER})\\s*weeks?\\b`), (m) => 7 * toNumber(m[1] as string)],
-  [new RegExp(`\\b(?:last|past|previous)?\\s*(${EN_NUMBER})\\s*months?\\b`), (m) => 30 * toNumber(m[1] as string)],
-  [new RegExp(`\\b(?:last|past|previous)?\\s*(${EN_NUMBER})\\s*years?\\b`), (m) => 365 * toNumber(m[1] as string)],
-  [/\b(last|past|previous|this)\s+week('s)?\b|\bfortnight\b/, (m) => (m[0].includes('fortnight') ? 14 : 7)],
-  [/\b(last|past|previous|this)\s+month('s)?\b/, () => 30],
-  [/\b(last|past|previous|this)\s+quarter('s)?\b/, () => 90],
-  [/\b(last|past|previous|this)\s+year('s)?\b/, () => 365],
+  [new RegExp(`\\b(?:last|past|previous|over the last|in the last)?\\s{0,3}(${EN_NUMBER})\\s{0,3}days?\\b`), (m) => toNumber(m[1] as string)],
+  [new RegExp(`\\b(?:last|past|previous)?\\s{0,3}(${EN_NUMBER})\\s{0,3}weeks?\\b`), (m) => 7 * toNumber(m[1] as string)],
+  [new RegExp(`\\b(?:last|past|previous)?\\s{0,3}(${EN_NUMBER})\\s{0,3}months?\\b`), (m) => 30 * toNumber(m[1] as string)],
+  [new RegExp(`\\b(?:last|past|previous)?\\s{0,3}(${EN_NUMBER})\\s{0,3}years?\\b`), (m) => 365 * toNumber(m[1] as string)],
+  [/\b(last|past|previous|this)\s{1,3}week('s)?\b|\bfortnight\b/, (m) => (m[0].includes('fortnight') ? 14 : 7)],
+  [/\b(last|past|previous|this)\s{1,3}month('s)?\b/, () => 30],
+  [/\b(last|past|previous|this)\s{1,3}quarter('s)?\b/, () => 90],
+  [/\b(last|past|previous|this)\s{1,3}year('s)?\b/, () => 365],
   [/\b(yesterday|today)('s)?\b/, () => 1],
-  [new RegExp(`(?:最近|过去|近|前)?\\s*(\\d+|${CN_NUMBER})\\s*(?:天|日)`), (m) => toNumber(m[1] as string)],
-  [new RegExp(`(?:最近|过去|近|前)?\\s*(\\d+|${CN_NUMBER})\\s*(?:个)?(?:周|星期|礼拜)`), (m) => 7 * toNumber(m[1] as string)],
-  [new RegExp(`(?:最近|过去|近|前)?\\s*(\\d+|${CN_NUMBER})\\s*个月`), (m) => 30 * toNumber(m[1] as string)],
+  [new RegExp(`(?:最近|过去|近|前)?\\s{0,3}(${DIGITS}|${CN_NUMBER})\\s{0,3}(?:天|日)`), (m) => toNumber(m[1] as string)],
+  [new RegExp(`(?:最近|过去|近|前)?\\s{0,3}(${DIGITS}|${CN_NUMBER})\\s{0,3}(?:个)?(?:周|星期|礼拜)`), (m) => 7 * toNumber(m[1] as string)],
+  [new RegExp(`(?:最近|过去|近|前)?\\s{0,3}(${DIGITS}|${CN_NUMBER})\\s{0,3}个月`), (m) => 30 * toNumber(m[1] as string)],
   // 1–2 digits only: "2024年" is a year, not 2024 years.
-  [new RegExp(`(?:最近|过去|近|前)?\\s*(?<!\\d)(\\d{1,2}|${CN_NUMBER})\\s*年`), (m) => 365 * toNumber(m[1] as string)],
+  [new RegExp(`(?:最近|过去|近|前)?\\s{0,3}(?<!\\d)(\\d{1,2}|${CN_NUMBER})\\s{0,3}年`), (m) => 365 * toNumber(m[1] as string)],
   [/(上|本|这)(个)?(周|星期|礼拜)/, () => 7],
   [/(上|本|这)(个)?月/, () => 30],
   [/(上|本|这)(个)?季度/, () => 90],
@@ -651,8 +707,8 @@ function extractDays(t: string): { rest: string; days?: number; raw?: string } {
   return { rest: t };
 }
 
-const SEGMENT_CONTEXT_BEFORE = /(\b(in|from|among|within|of|segment)\s+(the\s+)?|分群|在)\s*$/u;
-const SEGMENT_CONTEXT_AFTER = /^\s*(segment|group|cohort|分群|人群|群体|群|这个分群)/u;
+const SEGMENT_CONTEXT_BEFORE = /(\b(in|from|among|within|of|segment)\s{1,3}(the\s{1,3})?|分群|在)\s{0,3}$/u;
+const SEGMENT_CONTEXT_AFTER = /^\s{0,3}(segment|group|cohort|分群|人群|群体|群|这个分群)/u;
 
 /** Finds a segment name in `t`; `rest` comes back with apostrophes dropped and `-`/`_` as spaces, like segment names. */
 function extractSegment(text: string): { rest: string; segment?: RfmSegment } {
@@ -660,7 +716,7 @@ function extractSegment(text: string): { rest: string; segment?: RfmSegment } {
   for (const s of SEGMENT_NAMES) {
     const re = CJK.test(s.name)
       ? new RegExp(escapeRe(s.name), 'u')
-      : new RegExp(`(?<![a-z0-9])${s.name.split(' ').map(escapeRe).join('\\s+')}(?![a-z0-9])`, 'u');
+      : new RegExp(`(?<![a-z0-9])${s.name.split(' ').map(escapeRe).join('\\s{1,3}')}(?![a-z0-9])`, 'u');
     const hit = re.exec(t);
     if (!hit) continue;
     if (s.ambiguous) {
@@ -679,10 +735,10 @@ function escapeRe(s: string): string {
 
 function extractN(t: string): { n?: number; raw?: string } {
   const rules: readonly RegExp[] = [
-    new RegExp(`\\btop\\s*(${EN_NUMBER})\\b`),
-    new RegExp(`前\\s*(\\d+|${CN_NUMBER})`),
-    new RegExp(`(\\d+|${CN_NUMBER})\\s*(?:个|位|名|人|条)`),
-    /(?<![\d.])(\d+)(?![\d.])/,
+    new RegExp(`\\btop\\s{0,3}(${EN_NUMBER})\\b`),
+    new RegExp(`前\\s{0,3}(${DIGITS}|${CN_NUMBER})`),
+    new RegExp(`(${DIGITS}|${CN_NUMBER})\\s{0,3}(?:个|位|名|人|条)`),
+    /(?<![\d.])(\d{1,12})(?![\d.])/,
   ];
   for (const re of rules) {
     const m = re.exec(t);
@@ -725,9 +781,10 @@ function extract(text: string): Extracted {
  * risk", 流失风险) count as a segment only next to "segment"/"in the …"/"分群".
  */
 export function parseQuestion(text: string): QuestionResult {
-  const lang = detectLang(text);
+  const head = cut(text);
+  const lang = detectLang(head);
   try {
-    const intent = questionIntent(cleanText(text), lang);
+    const intent = questionIntent(cleanText(head), lang);
     return intent ? { ok: true, intent, lang } : { ok: false, lang, reason: 'not_understood' };
   } catch (err) {
     if (err instanceof ParseError) return { ok: false, lang, reason: 'invalid', error: err.message };

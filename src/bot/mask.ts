@@ -31,3 +31,15 @@ export function maskName(name: string | null | undefined): string | null {
     .map((w) => `${Array.from(w)[0]}***`)
     .join(' ');
 }
+
+/**
+ * A coupon code is money to whoever holds it: readers outside SLACK_PII_USERS see about its
+ * first quarter (at most four characters, enough to tell a campaign's prefix) and stars
+ * (`RK-AAAA-BBBB-CCCC` → `RK-A***`, `SAVE10` → `S***`); codes of three characters or fewer
+ * show nothing.
+ */
+export function maskCouponCode(code: string): string {
+  const chars = Array.from(code.trim());
+  const shown = Math.min(4, Math.floor(chars.length / 4));
+  return `${chars.slice(0, shown).join('')}***`;
+}

@@ -5,6 +5,7 @@
  * recorded by a local fake Slack. Expected numbers come from SQL written here, independently
  * of src/store/insights.ts.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackBot, type SlackBot } from '../../src/bot/app.js';
@@ -109,7 +110,7 @@ describe('Slack bot over a seeded, scored database', () => {
   }
 
   /** A slash command; resolves once Bolt answered the HTTP request (the ack). */
-  async function slash(text: string, o: { user?: string; channel?: string; team?: string } = {}) {
+  async function slash(text: string, o: { user?: string; channel?: string; team?: string; userTeam?: string } = {}) {
     const id = `cmd${++seq}`;
     const body = new URLSearchParams({
       token: 'legacy-verification-token',
@@ -125,6 +126,7 @@ describe('Slack bot over a seeded, scored database', () => {
       is_enterprise_install: 'false',
       response_url: slack.responseUrl(id),
       trigger_id: `${seq}.1.abc`,
+      ...(o.userTeam ? { user_team: o.userTeam } : {}),
     }).toString();
     const res = await post(body, 'application/x-www-form-urlencoded');
     return { ...res, id };
@@ -223,10 +225,13 @@ describe('Slack bot over a seeded, scored database', () => {
     const seg = await one<{ segment: string; n: number }>('select segment, count(*)::int as n from user_scores group by 1 order by 2 desc limit 1');
     expect(r.all).toContain(`${RFM_SEGMENT_LABELS[seg.segment as keyof typeof RFM_SEGMENT_LABELS].en} ${en.int(seg.n)}`);
     expect(r.body.response_type).toBe('ephemeral');
-    // Charts: two PNGs uploaded through files.uploadV2 into the channel asked from.
+    // Charts: two PNGs uploaded through files.uploadV2 to the asker's DM with the bot, since the
+    // answer itself was ephemeral (the channel must not see what only the asker asked for).
+    const dm = await slack.waitForCall('conversations.open', (c) => c.args.users === GROWTH);
     for (const title of ['Churn risk distribution', 'Users by segment']) {
       const complete = await slack.waitForCall('files.completeUploadExternal', (c) => c.args.files?.[0]?.title === title);
-      expect(complete.args.channel_id).toBe(CHANNEL);
+      expect(complete.args.channel_id).toBe(dm.result.channel.id);
+      expect(complete.args.channel_id).not.toBe(CHANNEL);
       expect(slack.uploads.find((x) => x.fileId === complete.args.files[0].id)?.png?.length ?? 0).toBeGreaterThan(5000);
     }
   });
@@ -293,7 +298,9 @@ describe('Slack bot over a seeded, scored database', () => {
     expect(masked.all).toContain(`${Array.from(u.name)[0]}*`);
     expect(masked.all).toContain(featureLabel(u.expl[0]!.feature, 'en'));
     expect(masked.all).toContain(u.title);
-    expect(masked.all).toContain('coupon `RK-TEST-0001` redeemed');
+    // The coupon code redeems money: masked like an email for readers without personal-data rights.
+    expect(masked.all).toContain('coupon `RK-***` redeemed');
+    expect(masked.all).not.toContain('RK-TEST-0001');
     const converted = await one<{ at: Date | null }>(
       `select min(e.occurred_at) as at from events e join outreach o on o.user_id = e.user_id
        where o.user_id = $1 and e.type in ('purchase','renewal') and e.occurred_at >= o.sent_at and e.occurred_at < o.sent_at + interval '14 days'`,
@@ -304,13 +311,42 @@ describe('Slack bot over a seeded, scored database', () => {
     const open = await ask(`user ${u.email.toUpperCase()}`, { user: PII });
     expect(open.all).toContain(u.email);
     expect(open.all).toContain(u.name);
+    expect(open.all).toContain('coupon `RK-TEST-0001` redeemed');
+  });
+
+  it('does not look users up by email for a reader without personal-data rights, nor in a shared channel', async () => {
+    const u = await one<{ id: string; email: string }>(`select u.id, u.email from users u join user_scores s on s.user_id = u.id where u.email is not null order by u.id limit 1`);
+    const refused = await ask(`user ${u.email}`, { user: GROWTH });
+    expect(refused.all).toContain('Looking users up by email needs personal-data access');
+    expect(refused.all).not.toContain(u.id); // not even whether the email exists
+    expect(refused.all).not.toContain(u.email);
+    const byId = await ask(`user ${u.id}`, { user: GROWTH });
+    expect(byId.all).toContain(`User ${u.id}`);
+    // A PII reader asking in a shared channel (a mention): refused there too.
+    const since = Date.now();
+    await sendEvent({ type: 'app_mention', user: PII, channel: CHANNEL, text: `<@U0BOT0001> why is ${u.email} at risk?` });
+    const msg = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === CHANNEL && String(c.args.text).includes('personal-data access'), 20_000, since);
+    expect(JSON.stringify(msg.args)).not.toContain(u.id);
+    const audit = await db.query<{ actor: string; allowed: boolean; details: Record<string, unknown> }>(`select actor, allowed, details from audit_log where action = 'pii.lookup_by_email' order by id`);
+    expect(audit.map((a) => [a.actor, a.allowed])).toEqual([
+      [`slack:${FAKE_TEAM}/${GROWTH}`, false],
+      [`slack:${FAKE_TEAM}/${PII}`, false],
+    ]);
+    expect(JSON.stringify(audit)).not.toContain(u.email);
+  });
+
+  it('escapes echoed text so an unknown command cannot ping the channel', async () => {
+    // Slack sends what the user typed with &, < and > escaped; the parser undoes that, the answer redoes it.
+    const r = await ask('&lt;!channel&gt; &lt;https://evil.example|login&gt;');
+    expect(r.body.text).toContain('unknown command "&lt;!channel&gt;"');
+    expect(JSON.stringify(r.body)).not.toMatch(/<!channel>|<https:\/\/evil/);
   });
 
   it('gives a helpful message with examples for an unknown user, id or command', async () => {
     const r = await ask('user nobody-here-42');
     expect(r.all).toContain('couldn\'t find a user id “nobody-here-42”');
     expect(r.all).toContain('Try for example:');
-    const r2 = await ask('user ghost@nowhere.example');
+    const r2 = await ask('user ghost@nowhere.example', { user: PII });
     expect(r2.all).toContain("couldn't find a user ghost@nowhere.example");
     const r3 = await ask('frobnicate the users');
     expect(r3.all).toContain('unknown command "frobnicate"');
@@ -372,6 +408,20 @@ describe('Slack bot over a seeded, scored database', () => {
     await sendEvent({ type: 'app_mention', user: OUTSIDER, channel: CHANNEL, text: '<@U0BOT0001> overview' });
     const eph = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === OUTSIDER, 10_000, since);
     expect(eph.args.text).toContain('not on the list');
+  });
+
+  it("refuses a Slack Connect guest: the author's own team is checked, not the workspace the event came through", async () => {
+    const since = Date.now();
+    // GROWTH's id, but as a member of another organisation in a shared channel (ids are per organisation).
+    await sendEvent({ type: 'app_mention', user: GROWTH, user_team: 'T0GUEST01', team: 'T0GUEST01', source_team: 'T0GUEST01', channel: CHANNEL, text: '<@U0BOT0001> segment sizes' });
+    const eph = await slack.waitForCall('chat.postEphemeral', (c) => c.args.user === GROWTH, 10_000, since);
+    expect(eph.args.text).toContain('not enabled for this workspace');
+    const r = await slash('segments', { userTeam: 'T0GUEST01' });
+    expect((await slack.waitForResponse(r.id)).body.text).toContain('not enabled for this workspace');
+    await new Promise((res) => setTimeout(res, 200));
+    expect(slack.callsOf('chat.postMessage').filter((c) => c.at >= since && c.args.channel === CHANNEL)).toHaveLength(0);
+    const denied = await db.query<{ actor: string }>(`select actor from audit_log where action = 'access.denied' and details->>'reason' = 'team' and actor like '%T0GUEST01%'`);
+    expect(denied.map((d) => d.actor)).toEqual([`slack:T0GUEST01/${GROWTH}`, `slack:T0GUEST01/${GROWTH}`]);
   });
 
   it('answers campaigns and uplift with treated vs holdout numbers and an uplift chart', async () => {
@@ -529,6 +579,22 @@ describe('Slack bot over a seeded, scored database', () => {
     await sendEvent({ type: 'message', channel_type: 'im', channel: 'D0PII0001', user: PII, text: `show user ${u.id}` });
     const dm = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === 'D0PII0001' && String(c.args.text).includes(u.id), 20_000, since2);
     expect(blocksText(dm.args.blocks)).toContain(u.email);
+  });
+
+  it('answers a 50,000-character DM at once without blocking the event loop (webhooks and /readyz share it)', async () => {
+    for (const text of ['一'.repeat(50_000), '二十'.repeat(25_000), 'a.'.repeat(25_000)]) {
+      await new Promise((r) => setTimeout(r, 50)); // let earlier answers (charts) finish
+      const h = monitorEventLoopDelay({ resolution: 5 });
+      h.enable();
+      const since = Date.now();
+      const res = await sendEvent({ type: 'message', channel_type: 'im', channel: 'D0GROWTH1', user: GROWTH, text });
+      expect(res.status).toBe(200);
+      const msg = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === 'D0GROWTH1', 5_000, since);
+      h.disable();
+      expect(Date.now() - since).toBeLessThan(2_000);
+      expect(String(msg.args.text)).toMatch(/didn't understand|没看懂/);
+      expect(h.max / 1e6).toBeLessThan(50);
+    }
   });
 
   it('answers an English question it cannot parse with help and examples', async () => {

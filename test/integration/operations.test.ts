@@ -97,6 +97,9 @@ describe('readiness with Redis down', () => {
       expect(body.status).toBe('not_ready');
       expect(body.checks.database!.ok).toBe(true);
       expect(body.checks.redis!.ok).toBe(false);
+      // A generic reason: the driver's message (host, port, user) stays in the log.
+      expect(body.checks.redis!.error).toBe('redis unreachable');
+      expect(JSON.stringify(body)).not.toContain('127.0.0.1');
     } finally {
       await http.close();
       await t.drop();

@@ -12,6 +12,7 @@ import {
   lines,
   offerReasonLine,
   overviewMessage,
+  rankedMessage,
   roiMessage,
   roiStatus,
   segmentsMessage,
@@ -20,9 +21,9 @@ import {
   withExamples,
 } from '../../../src/bot/blocks.js';
 import { digestMessage, DIGEST_SIZE } from '../../../src/bot/digest.js';
-import { EXAMPLES } from '../../../src/bot/intent.js';
+import { EXAMPLES, parseCommand } from '../../../src/bot/intent.js';
 import { boltLevelFor, boltLogger } from '../../../src/bot/logger.js';
-import { maskEmail, maskName } from '../../../src/bot/mask.js';
+import { maskCouponCode, maskEmail, maskName } from '../../../src/bot/mask.js';
 import type { CampaignReport, SegmentReport } from '../../../src/services/campaign-report.js';
 import type { CardWithPersona, OverviewWithHistogram, RankedUser } from '../../../src/services/insights.js';
 
@@ -232,10 +233,12 @@ describe('answers', () => {
     expect(t).toContain('Writing &lt;well&gt;');
     expect(t).toContain('Because you bought “Speaking well”');
     expect(t).toContain('Persona 2: buys often, spends a lot');
-    expect(t).toContain('coupon `RK-AAAA-BBBB-CCCC` not redeemed');
+    expect(t).toContain('coupon `RK-A***` not redeemed');
+    expect(t).not.toContain('RK-AAAA-BBBB-CCCC');
     expect(t).toContain('no purchase within 14 days');
     const open = text(userCardMessage(card(), 'user', zh, { pii: true, now: new Date('2026-10-12T00:00:00Z'), windowDays: 14 }).blocks);
     expect(open).toContain('ada@example.com');
+    expect(open).toContain('优惠券 `RK-AAAA-BBBB-CCCC` 未使用');
     expect(open).toContain('暂未购买');
     expect(open).toContain('因为你购买了《Speaking well》');
   });
@@ -286,6 +289,44 @@ describe('answers', () => {
     // An older or partial reason drops the arithmetic, never the line.
     expect(offerReasonLine({ channel: 'coupon', policy: 'uplift', reason: { rank: 7 } }, en)).toBe('coupon · uplift model, rank 7 by expected value');
     expect(offerReasonLine({ channel: 'coupon', policy: null, reason: null }, en)).toBeNull();
+  });
+
+  it('escapes echoed text and raw ids in the fallback text and the blocks, so they never ping or link', () => {
+    const parsed = parseCommand('&lt;!channel&gt; &amp; <https://evil.example|click>');
+    const m = withExamples((parsed as { error: string }).error, 'en');
+    for (const out of [m.text, text(m.blocks)]) {
+      expect(out).not.toContain('<!channel>');
+      expect(out).toContain('&lt;!channel&gt;');
+    }
+    const list = rankedMessage('Top', [ranked({ userId: '<!here>' }), ranked({ userId: 'a&b' })], en, false);
+    expect(list.text).toBe('Top: &lt;!here&gt;, a&amp;b');
+    const c = userCardMessage(card({ userId: '<@U0BOSS>' }), 'user', en, { pii: false, now: new Date('2026-11-01T00:00:00Z'), windowDays: 14 });
+    expect(c.text).not.toContain('<@U0BOSS>');
+    expect(c.text).toContain('&lt;@U0BOSS&gt;');
+    const d = digestMessage(
+      { runId: 1, total: 1, baselineRunId: null, entries: [{ userId: '<!everyone>', churnProbability: 0.9, tier: 'high', segment: null, expectedValueMinor: null, valueAtRiskMinor: null, topFeature: null }] },
+      new Map(),
+      new Map([['<!everyone>', { kind: 'claim' as const, by: 'U1>|<!channel', at: new Date('2026-11-01T09:00:00Z') }]]),
+      en,
+    );
+    expect(d.text).not.toContain('<!everyone>');
+    // What Slack renders (the block_id and the button value carry the raw id, and render nothing).
+    const shown = d.blocks.flatMap((b) => (b.type === 'section' && b.text ? [b.text.text] : [])).join('\n');
+    expect(shown).toContain('`&lt;!everyone&gt;`');
+    expect(shown).toContain('Claimed by U1&gt;|&lt;!channel');
+    expect(shown).not.toMatch(/<!everyone>|<!channel>/);
+  });
+
+  it('masks coupon codes for readers without personal-data rights', () => {
+    expect(maskCouponCode('RK-AAAA-BBBB-CCCC')).toBe('RK-A***');
+    expect(maskCouponCode('RK-TEST-0001')).toBe('RK-***');
+    expect(maskCouponCode('SAVE10')).toBe('S***');
+    expect(maskCouponCode('AB')).toBe('***');
+    const masked = text(userCardMessage(card(), 'user', en, { pii: false, now: new Date('2026-11-01T00:00:00Z'), windowDays: 14 }).blocks);
+    expect(masked).toContain('coupon `RK-A***` not redeemed');
+    expect(masked).not.toContain('BBBB');
+    const open = text(userCardMessage(card(), 'user', en, { pii: true, now: new Date('2026-11-01T00:00:00Z'), windowDays: 14 }).blocks);
+    expect(open).toContain('coupon `RK-AAAA-BBBB-CCCC` not redeemed');
   });
 
   it('explains an unscored user instead of showing empty numbers', () => {
@@ -351,6 +392,25 @@ describe('access rules', () => {
     ).toMatchObject({ kind: 'action', name: 'digest_claim', teamId: 'T1', channelId: 'C1', userId: 'U2' });
     expect(requesterOf({ something: 'else' }).kind).toBe('other');
   });
+
+  it("checks the author's own team, so a Slack Connect guest from another workspace does not pass", () => {
+    // A mention in a shared channel: the event comes through our workspace (team_id T1) but its author belongs to T2.
+    const guestMention = { team_id: 'T1', event: { type: 'app_mention', user: 'U1', user_team: 'T2', team: 'T2', source_team: 'T2', channel: 'C1', text: 'overview' } };
+    const guest = requesterOf(guestMention);
+    expect(guest).toMatchObject({ kind: 'event', teamId: 'T2', workspaceId: 'T1' });
+    expect(checkAccess(policy, guest)).toEqual({ ok: false, reason: 'team' });
+    // Only `team` (message events carry the author's team there).
+    expect(checkAccess(policy, requesterOf({ team_id: 'T1', event: { type: 'message', user: 'U1', team: 'T2', channel: 'D1', channel_type: 'im' } }))).toEqual({ ok: false, reason: 'team' });
+    // A member of our own workspace in the same shared channel passes.
+    expect(checkAccess(policy, requesterOf({ team_id: 'T1', event: { type: 'app_mention', user: 'U1', user_team: 'T1', channel: 'C1', text: 'hi' } }))).toEqual({ ok: true });
+    // Slash commands and clicks: the user's team, not the workspace the request came through.
+    const cmd = requesterOf({ command: '/retain', team_id: 'T1', user_team: 'T2', channel_id: 'C1', user_id: 'U1', text: 'overview' });
+    expect(checkAccess(policy, cmd)).toEqual({ ok: false, reason: 'team' });
+    const click = requesterOf({ type: 'block_actions', team: { id: 'T1' }, user: { id: 'U1', team_id: 'T2' }, channel: { id: 'C1' }, actions: [{ action_id: 'digest_claim' }] });
+    expect(checkAccess(policy, click)).toEqual({ ok: false, reason: 'team' });
+    // An allowed author arriving through a workspace that is not on the list is refused too.
+    expect(checkAccess(policy, requesterOf({ team_id: 'T9', event: { type: 'app_mention', user: 'U1', user_team: 'T1', channel: 'C1', text: 'hi' } }))).toEqual({ ok: false, reason: 'team' });
+  });
 });
 
 describe('Bolt logger adapter', () => {
@@ -365,6 +425,24 @@ describe('Bolt logger adapter', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, module: 'slack', msg: 'request x failed' });
     expect(boltLevelFor('trace')).toBe(LogLevel.DEBUG);
     expect(boltLevelFor('silent')).toBe(LogLevel.ERROR);
+  });
+
+  it("keeps personal data and tokens out of Bolt's debug lines", () => {
+    const lines: string[] = [];
+    const b = boltLogger(pino({ level: 'debug' }, { write: (s: string) => lines.push(s) }));
+    const event = { team_id: 'T1', event: { type: 'message', user: 'U1', text: 'why is <mailto:Alice.Smith@example.com|Alice.Smith@example.com> at risk?' } };
+    b.debug(JSON.stringify(event)); // App.processEvent logs every body like this
+    b.debug(`http request body: ${JSON.stringify({ channel: 'D1', text: 'User 42', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Name*\n王小明 · xiaoming@example.com' } }] })}`);
+    b.debug(`http request result: ${JSON.stringify({ ok: true, message: { text: 'Ada Lovelace, ada@example.com' } })}`);
+    b.debug('ack() response sent (body: {"text":"bob@example.com"})');
+    b.info('lookup failed for carol@example.com with token xoxb-1234-5678-abcdef and xapp-1-A1-2-b3 via https://hooks.slack.com/commands/T1/1/secretpart');
+    const out = lines.map((l) => JSON.parse(l).msg as string);
+    const all = out.join('\n');
+    for (const pii of ['Alice.Smith@example.com', 'xiaoming@example.com', '王小明', 'Ada Lovelace', 'ada@example.com', 'bob@example.com', 'carol@example.com', 'xoxb-1234', 'xapp-1-A1', 'secretpart']) {
+      expect(all).not.toContain(pii);
+    }
+    expect(out[1]).toMatch(/^http request body: \[\d+ characters omitted\]$/);
+    expect(out[4]).toContain('c***@example.com');
   });
 });
 

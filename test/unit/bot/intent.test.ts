@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_DAYS,
@@ -5,6 +6,7 @@ import {
   EXAMPLES,
   MAX_DAYS,
   MAX_N,
+  MAX_TEXT,
   ROI_DAYS,
   cleanText,
   detectLang,
@@ -331,5 +333,69 @@ describe('segments, user refs and text', () => {
 
   it('undoes Slack formatting and full-width forms', () => {
     expect(cleanText('<@U1>  see <https://x.io|this> &amp; ４２？')).toBe('see this & 42?');
+  });
+});
+
+describe('hostile text', () => {
+  // Shapes that made the unanchored patterns backtrack over the whole text (a 20k-character DM of
+  // Chinese numerals blocked the event loop for 3.8 s): each 50,000 characters long.
+  const N = 50_000;
+  const fill = (unit: string): string => unit.repeat(Math.ceil(N / unit.length)).slice(0, N);
+  const shapes: [string, string][] = [
+    ['Chinese numerals', fill('一')],
+    ['Chinese numerals with units', fill('二十')],
+    ['Chinese numerals and spaces', fill('九 ')],
+    ['digits', fill('1')],
+    ['digits and spaces', fill('1 ')],
+    ['an email local part without a domain', fill('a')],
+    ['dotted words', fill('a.')],
+    ['trailing punctuation', `${fill('?')}x`],
+    ['user keywords', fill('user ')],
+    ['hash ids', fill('#1.')],
+    ['unclosed Slack links', fill('<mailto:a')],
+    ['unclosed mentions', fill('<@U1 ')],
+    ['escaped angle brackets', fill('&lt;')],
+    ['day phrases', fill('last 1 ')],
+    ['pause without a noun', fill('pause ')],
+    ['what did without a verb', fill('what did ')],
+    ['segment context', fill('in the ')],
+    ['a question, then filler', `how many high risk users in champions? ${fill('零')}`],
+    ['a command', `/retain segment ${fill('一')}`],
+  ];
+
+  it.each(shapes)('answers 50,000 characters of %s at once, never blocking the event loop for 50 ms', async (_name, text) => {
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    const slowest = { question: 0, command: 0 };
+    for (let i = 0; i < 3; i++) {
+      let t = performance.now();
+      const q = parseQuestion(text);
+      slowest.question = Math.max(slowest.question, performance.now() - t);
+      expect(q.lang).toBe(detectLang(text.slice(0, MAX_TEXT)));
+      t = performance.now();
+      parseCommand(text);
+      slowest.command = Math.max(slowest.command, performance.now() - t);
+      await new Promise((r) => setTimeout(r, 10)); // let the histogram sample between parses
+    }
+    h.disable();
+    expect(slowest.question).toBeLessThan(50);
+    expect(slowest.command).toBeLessThan(50);
+    expect(h.max / 1e6).toBeLessThan(50);
+  });
+
+  it(`reads only the first ${MAX_TEXT} characters`, () => {
+    expect(parseQuestion('how many high risk users in Champions?' + ' '.repeat(MAX_TEXT))).toMatchObject({ ok: true, intent: { kind: 'count', tier: 'high', segment: 'champions' } });
+    expect(parseQuestion(`${'x'.repeat(MAX_TEXT)} how many high risk users in Champions?`)).toMatchObject({ ok: false, reason: 'not_understood' });
+    // A cut never leaves half a surrogate pair behind.
+    const emoji = `${'x'.repeat(MAX_TEXT - 1)}😀`;
+    expect(() => parseQuestion(emoji)).not.toThrow();
+  });
+
+  it('echoes at most a few dozen characters of an unknown command (plain text: blocks.ts escapes it)', () => {
+    const r = parseCommand(`&lt;!channel&gt;${'x'.repeat(400)}`);
+    expect(r).toMatchObject({ ok: false, lang: 'en' });
+    const error = (r as { error: string }).error;
+    expect(error).toMatch(/^unknown command "<!channel>x+…"; try \/retain help$/);
+    expect(error.length).toBeLessThan(120);
   });
 });
