@@ -47,7 +47,7 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
         log,
         ...d.hooks,
       }),
-      healthRouter(d.checks, now(), now),
+      healthRouter(d.checks, now(), now, log),
       ...(hasSecret ? [unsubscribeRouter({ db: d.db, secret: secrets, publicBaseUrl: d.config.PUBLIC_BASE_URL, now })] : []),
       // Click links are signed with a key derived from the unsubscribe secret (domain/click-token.ts).
       ...(hasSecret ? [redirectRouter({ db: d.db, secret: secrets, utmSource: d.config.UTM_SOURCE, now, log })] : []),
