@@ -148,8 +148,8 @@ const spec = {
   EMAIL_LIMIT: { schema: int(0, 100_000_000).optional(), default: undefined },
   EMAIL_COST_MINOR: { schema: z.string().trim().regex(/^\d+(\.\d+)?$/, 'expected a non-negative cost per email in minor units').transform(Number), default: '0' },
   EXPLORE_FRACTION: { schema: fraction, default: '0.05' },
-  UPLIFT_MIN_ROWS: { schema: int(10, 10_000_000), default: '300' },
-  UPLIFT_MIN_CONVERSIONS: { schema: int(1, 1_000_000), default: '30' },
+  UPLIFT_MIN_ROWS: { schema: int(10, 10_000_000), default: '200' },
+  UPLIFT_MIN_CONVERSIONS: { schema: int(1, 1_000_000), default: '20' },
   UTM_SOURCE: { schema: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected letters, digits, _ . -'), default: 'rekindle' },
 } as const;
 

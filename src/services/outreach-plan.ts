@@ -189,9 +189,10 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
           { coupon: terms, emailCostMinor: s.emailCostMinor },
         );
       } else {
-        // The tiers know no uplift: a coupon is budgeted at its full discount on an average order,
-        // and a high-risk user the budget cannot cover gets the win-back email instead.
-        const discount = couponDiscount(terms, e.orderValueMinor);
+        // The tiers know no uplift: a coupon is budgeted at its expected discount with the chance
+        // of staying (1 − churn) as the chance of redeeming, on an average order; a high-risk user
+        // the budget cannot cover gets the win-back email instead.
+        const discount = (1 - e.churn) * couponDiscount(terms, e.orderValueMinor);
         const atRisk = e.choice.offer === 'none' ? 0 : e.choice.value;
         e.choice = { ...e.choice, coupon: { uplift: 0, value: e.choice.offer === 'coupon' ? atRisk : 0, expectedDiscount: discount }, email: { uplift: 0, value: atRisk } };
       }
