@@ -2,8 +2,8 @@
  * bench:outreach — plans and delivers N outreach messages through the real code path, as
  * `rekindle worker` runs it: config from `loadConfig`, `openRuntime` + `openJobsRuntime`,
  * `startWorkers` with the catalog's handlers, `planOutreach` on a scratch PostgreSQL database,
- * then the delivery jobs enqueued the way the `outreach.plan` handler does (`enqueueBulk`
- * of `outreach.send-email`, then `webhook.deliver`). Emails go through the nodemailer pool of
+ * then the delivery jobs enqueued the way the `outreach.plan` handler does (`enqueueEmails`:
+ * due rows in `outreach.send-batch` jobs of 50, then `webhook.deliver`). Emails go through the nodemailer pool of
  * src/outreach/mailer.ts to an in-process smtp-server (counts accepted messages and distinct
  * Message-IDs); webhooks to an in-process node:http receiver (counts requests and webhook-ids).
  *
@@ -40,6 +40,7 @@ import { SMTPServer } from 'smtp-server';
 import { jobId } from '../jobs/catalog.js';
 import { enqueueBulk } from '../jobs/enqueue.js';
 import type { HandlerContext, Handlers } from '../jobs/handlers/context.js';
+import { enqueueEmails } from '../jobs/handlers/delivery.js';
 import { handlers } from '../jobs/handlers/index.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
 import { connectRedis, openJobsRuntime, type JobsRuntime } from '../src/cli/jobs-runtime.js';
@@ -390,6 +391,14 @@ function instrument(profileJobs: boolean): { handlers: Handlers; profile: Profil
       const cost: JobCost = { kind: 'email', queries: 0, dbMs: 0, smtpMs: 0 };
       return handlers['outreach.send-email'](data, job, counted(c, cost)).finally(() => account(cost));
     },
+    'outreach.send-batch': (data, job, c) => {
+      if (profile.email.firstStart === 0) {
+        profile.email.atFirstStart = cpuMark();
+        profile.email.firstStart = profile.email.atFirstStart.at;
+      }
+      const cost: JobCost = { kind: 'email', queries: 0, dbMs: 0, smtpMs: 0 };
+      return handlers['outreach.send-batch'](data, job, counted(c, cost)).finally(() => account(cost));
+    },
     'webhook.deliver': (data, job, c) => {
       if (profile.webhook.firstStart === 0) profile.webhook.firstStart = performance.now();
       const cost: JobCost = { kind: 'webhook', queries: 0, dbMs: 0, smtpMs: 0 };
@@ -397,7 +406,7 @@ function instrument(profileJobs: boolean): { handlers: Handlers; profile: Profil
     },
   };
   const onDone = (name: string, ok: boolean, ms: number): void => {
-    const p = name === 'outreach.send-email' ? profile.email : name === 'webhook.deliver' ? profile.webhook : null;
+    const p = name === 'outreach.send-email' || name === 'outreach.send-batch' ? profile.email : name === 'webhook.deliver' ? profile.webhook : null;
     if (!p) return;
     p.jobs++;
     if (ok) p.ok++;
@@ -604,11 +613,7 @@ async function run() {
     const tPlanned = performance.now();
     smtp.expect = plan.toDeliver.length;
     const now = jobs.ctx.now().getTime();
-    await enqueueBulk(
-      jobs.queues,
-      'outreach.send-email',
-      plan.toDeliver.map((o) => ({ data: { outreachId: o.id }, opts: { jobId: jobId.email(o.id), delay: Math.max(0, o.scheduledAt.getTime() - now) } })),
-    );
+    await enqueueEmails(jobs.queues, plan.toDeliver, now);
     await enqueueBulk(jobs.queues, 'webhook.deliver', plan.webhookDeliveries.map((id) => ({ data: { deliveryId: id }, opts: { jobId: jobId.webhook(id) } })));
     await rt.db.query(`update cycles set status = 'planned' where id = $1`, [cycleId]);
     const tEnqueued = performance.now();
@@ -717,7 +722,7 @@ async function run() {
         failedJobs: p.email.failed,
         cpu: emailCpu,
         profiled: args.profile,
-        perEmail: { queries: p.email.queries / Math.max(1, p.email.jobs), dbMs: p.email.dbMs / Math.max(1, p.email.jobs), smtpMs: p.email.smtpMs / Math.max(1, p.email.jobs) },
+        perEmail: { queries: p.email.queries / Math.max(1, emails), dbMs: p.email.dbMs / Math.max(1, emails), smtpMs: p.email.smtpMs / Math.max(1, emails) },
       },
       webhooks: {
         delivered: v.delivered,
@@ -778,7 +783,7 @@ function print(r: BenchResult): void {
       { phase: `baseline: raw nodemailer pool, ${b.inFlight} in flight`, count: r.planning.rows, 'wall s': b.seconds, 'per s': b.perS, 'p50 ms': '', 'p99 ms': '', 'vs ceiling': pct(b.perS, c.perS) },
     ]),
   );
-  console.log('(p50/p99: one job\'s handler time — claim, context query, render, SMTP send, mark — from startWorkers\' onDone; not the time queued)');
+  console.log('(p50/p99: one job\'s handler time — claim, context query, render, SMTP send, mark; for emails a batch of up to 50 — from startWorkers\' onDone; not the time queued)');
   if (r.emails.profiled) {
     const e = r.emails.perEmail;
     const w = r.webhooks.perWebhook;

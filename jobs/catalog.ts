@@ -20,6 +20,8 @@ export const JOBS = {
   'recommend.run': { queue: QUEUES.scoring, schema: z.strictObject({ cycleId: CycleId.optional() }), attempts: 2 },
   'outreach.plan': { queue: QUEUES.scoring, schema: z.strictObject({ cycleId: CycleId }), attempts: 3 },
   'outreach.send-email': { queue: QUEUES.delivery, schema: z.strictObject({ outreachId: Id }), attempts: 50 },
+  /** Due rows, up to 100 a job; a row that fails retryably goes on alone as `outreach.send-email`. */
+  'outreach.send-batch': { queue: QUEUES.delivery, schema: z.strictObject({ outreachIds: z.array(Id).min(1).max(100) }), attempts: 50 },
   'webhook.deliver': { queue: QUEUES.delivery, schema: z.strictObject({ deliveryId: Id }), attempts: 50 },
   'outreach.sweep': { queue: QUEUES.delivery, schema: z.strictObject({}), attempts: 1 },
   /** Settles outreach whose conversion window closed into outreach_outcomes (idempotent; runs may overlap). */
@@ -50,5 +52,7 @@ export const jobId = {
   recommend: (cycleId: string) => `recommend-${cycleId}`,
   plan: (cycleId: string) => `plan-${cycleId}`,
   email: (outreachId: number) => `email-${outreachId}`,
+  /** A batch of outreach rows, named by its first and last id (the enqueuer sorts them). */
+  emails: (outreachIds: readonly number[]) => `emails-${outreachIds[0]}-${outreachIds[outreachIds.length - 1]}`,
   webhook: (deliveryId: number) => `wh-${deliveryId}`,
 };

@@ -1,6 +1,6 @@
 /** The handler map, typed from the catalog: a job without a handler does not compile. */
 import type { Handlers } from './context.js';
-import { deliverWebhookJob, sendEmail, sweep } from './delivery.js';
+import { deliverWebhookJob, sendEmail, sendEmailBatch, sweep } from './delivery.js';
 import { finishScoring, plan, recommend, scoreChunk, startCycle } from './scoring.js';
 import { settle } from './settle.js';
 
@@ -11,6 +11,7 @@ export const handlers: Handlers = {
   'recommend.run': recommend,
   'outreach.plan': plan,
   'outreach.send-email': sendEmail,
+  'outreach.send-batch': sendEmailBatch,
   'webhook.deliver': deliverWebhookJob,
   'outreach.sweep': sweep,
   'outreach.settle': settle,

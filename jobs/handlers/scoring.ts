@@ -12,6 +12,7 @@ import { refreshUpliftModels } from '../../src/services/uplift.js';
 import { JOBS, jobId } from '../catalog.js';
 import { cycleIdFor, defaultJobOptions, enqueueBulk } from '../enqueue.js';
 import type { Handler } from './context.js';
+import { enqueueEmails } from './delivery.js';
 
 export const startCycle: Handler<'cycle.start'> = async (data, job, ctx) => {
   const cycleId = data.cycleId ?? cycleIdFor(new Date(job.timestamp));
@@ -115,11 +116,7 @@ export const plan: Handler<'outreach.plan'> = async (data, _job, ctx) => {
   if (ctx.outreach.policy !== 'tiers') await refreshUpliftModels(ctx, ctx.outreach.upliftGate);
   const r = await planOutreach(ctx, ctx.outreach, data.cycleId);
   const now = ctx.now().getTime();
-  await enqueueBulk(
-    ctx.queues,
-    'outreach.send-email',
-    r.toDeliver.map((o) => ({ data: { outreachId: o.id }, opts: { jobId: jobId.email(o.id), delay: Math.max(0, o.scheduledAt.getTime() - now) } })),
-  );
+  await enqueueEmails(ctx.queues, r.toDeliver, now);
   await enqueueBulk(ctx.queues, 'webhook.deliver', r.webhookDeliveries.map((id) => ({ data: { deliveryId: id }, opts: { jobId: jobId.webhook(id) } })));
   await ctx.db.query(`update cycles set status = 'planned' where id = $1`, [data.cycleId]);
   return { planned: r.planned, holdout: r.holdout, skipped: r.skipped, paused: r.paused, policy: r.policy, fallback: r.fallback, webhooks: r.webhookDeliveries.length };

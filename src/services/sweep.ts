@@ -3,7 +3,7 @@ import type { Queryable } from '../db/client.js';
 import { pendingDeliveries, pendingOutreach } from '../store/outreach.js';
 
 export interface SweepWork {
-  emails: { id: number; scheduledAt: Date }[];
+  emails: { id: number; scheduledAt: Date; attempts: number }[];
   webhooks: { id: number; nextAttemptAt: Date }[];
 }
 

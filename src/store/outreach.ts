@@ -107,6 +107,41 @@ export async function claimOutreach(q: Queryable, id: number, leaseSeconds: numb
   return { claimed: false, state: cur?.state ?? null };
 }
 
+/** One row of a batch claim: claimed (with its attempt count), or the state that kept it from being claimed. */
+export type BatchClaim = { id: number } & Claim;
+
+/**
+ * {@link claimOutreach} for many rows in one statement, with the same conditions. Rows are
+ * locked in id order, so two overlapping batches (a plan's and a sweep's) never deadlock; the
+ * one that waits re-checks the conditions and leaves what the other took. Ids with no row are
+ * answered `{ claimed: false, state: null }`.
+ */
+export async function claimOutreachBatch(q: Queryable, ids: readonly number[], leaseSeconds: number): Promise<BatchClaim[]> {
+  if (ids.length === 0) return [];
+  const rows = await q.query<{ id: number; attempts: number | null; state: string; claimed: boolean }>(
+    `with locked as (
+       select id from outreach
+       where id = any($1::bigint[]) and not holdout and (state = 'planned' or (state = 'sending' and lease_until < now()))
+       order by id for update
+     ), claimed as (
+       update outreach o set state = 'sending', attempts = o.attempts + 1, sending_at = now(), lease_until = now() + make_interval(secs => $2)
+       from locked where o.id = locked.id and (o.state = 'planned' or (o.state = 'sending' and o.lease_until < now()))
+       returning o.id, o.attempts
+     )
+     select o.id, c.attempts, o.state, c.id is not null as claimed
+     from outreach o left join claimed c on c.id = o.id
+     where o.id = any($1::bigint[])`,
+    [ids, leaseSeconds],
+  );
+  const byId = new Map(rows.map((r) => [Number(r.id), r]));
+  return ids.map((id): BatchClaim => {
+    const r = byId.get(id);
+    if (r?.claimed) return { id, claimed: true, attempts: Number(r.attempts) };
+    // The outer select reads the snapshot from before the update: for an unclaimed row that is its state.
+    return { id, claimed: false, state: r?.state ?? null };
+  });
+}
+
 /** `at` is the service's clock (the conversion window starts there), not the database's: a simulated clock moves it too. */
 export async function markOutreachSent(q: Queryable, id: number, messageId: string, at: Date): Promise<void> {
   await q.query(`update outreach set state = 'sent', sent_at = $3, message_id = $2, lease_until = null, last_error = null where id = $1 and state = 'sending'`, [id, messageId, at.toISOString()]);
@@ -137,19 +172,15 @@ export interface OutreachContext {
   recommendations: { itemId: string; title: string; reason: unknown; reasonTitle: string | null; url: string | null }[];
 }
 
-export async function outreachContext(q: Queryable, id: number, maxRecommendations = 4): Promise<OutreachContext | null> {
-  const [r] = await q.query<Record<string, unknown>>(
-    `select o.id, o.user_id, o.tier, o.channel, u.email, u.name, u.locale, u.timezone, u.unsubscribed_at is not null as unsubscribed,
+const CONTEXT_SELECT = `select o.id, o.user_id, o.tier, o.channel, u.email, u.name, u.locale, u.timezone, u.unsubscribed_at is not null as unsubscribed,
             c.code, c.kind, c.value, c.currency, c.expires_at,
             coalesce((select jsonb_agg(jsonb_build_object('itemId', r.item_id, 'title', coalesce(i.title, r.item_id), 'reason', r.reason,
                                                       'reasonTitle', ri.title, 'url', i.url) order by r.rank)
                       from recommendations r left join items i on i.id = r.item_id left join items ri on ri.id = r.reason->>'itemId'
                       where r.user_id = o.user_id and r.rank <= $2), '[]'::jsonb) as recs
-     from outreach o join users u on u.id = o.user_id left join coupons c on c.id = o.coupon_id
-     where o.id = $1`,
-    [id, maxRecommendations],
-  );
-  if (!r) return null;
+     from outreach o join users u on u.id = o.user_id left join coupons c on c.id = o.coupon_id`;
+
+function toContext(r: Record<string, unknown>): OutreachContext {
   const recs = (typeof r.recs === 'string' ? JSON.parse(r.recs) : r.recs) as OutreachContext['recommendations'];
   return {
     id: Number(r.id),
@@ -166,15 +197,27 @@ export async function outreachContext(q: Queryable, id: number, maxRecommendatio
   };
 }
 
+export async function outreachContext(q: Queryable, id: number, maxRecommendations = 4): Promise<OutreachContext | null> {
+  const [r] = await q.query<Record<string, unknown>>(`${CONTEXT_SELECT} where o.id = $1`, [id, maxRecommendations]);
+  return r ? toContext(r) : null;
+}
+
+/** {@link outreachContext} for many rows in one query, by row id (ids with no row are absent). */
+export async function outreachContexts(q: Queryable, ids: readonly number[], maxRecommendations = 4): Promise<Map<number, OutreachContext>> {
+  if (ids.length === 0) return new Map();
+  const rows = await q.query<Record<string, unknown>>(`${CONTEXT_SELECT} where o.id = any($1::bigint[])`, [ids, maxRecommendations]);
+  return new Map(rows.map((r) => [Number(r.id), toContext(r)]));
+}
+
 /** Rows the sweep must make sure have a job: planned, or sending with a dead sender's lease. */
-export async function pendingOutreach(q: Queryable, limit: number): Promise<{ id: number; scheduledAt: Date }[]> {
-  const rows = await q.query<{ id: number; scheduled_at: string }>(
-    `select id, scheduled_at from outreach
+export async function pendingOutreach(q: Queryable, limit: number): Promise<{ id: number; scheduledAt: Date; attempts: number }[]> {
+  const rows = await q.query<{ id: number; scheduled_at: string; attempts: number }>(
+    `select id, scheduled_at, attempts from outreach
      where not holdout and (state = 'planned' or (state = 'sending' and lease_until < now()))
      order by scheduled_at limit $1`,
     [limit],
   );
-  return rows.map((r) => ({ id: Number(r.id), scheduledAt: new Date(r.scheduled_at) }));
+  return rows.map((r) => ({ id: Number(r.id), scheduledAt: new Date(r.scheduled_at), attempts: Number(r.attempts) }));
 }
 
 // --- outbound webhooks ------------------------------------------------------
