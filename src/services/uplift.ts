@@ -63,6 +63,13 @@ interface TrainingRow {
   features: OutreachFeatures | string;
 }
 
+/**
+ * Training reads at most this many settled rows, the newest: the fit stays bounded however long
+ * the loop has run (DESIGN: training samples a bounded number of rows), and follows what users
+ * do now rather than a year ago.
+ */
+export const UPLIFT_MAX_ROWS = 300_000;
+
 /** Settled rows with their planning-time features, optionally one campaign only. */
 async function trainingRows(q: Queryable, o: { campaign?: string | undefined; outcome: UpliftOutcome }): Promise<TrainingRow[]> {
   const outcome =
@@ -74,7 +81,7 @@ async function trainingRows(q: Queryable, o: { campaign?: string | undefined; ou
     `select oc.user_id, oc.channel, oc.holdout, ${outcome} as converted, o.features
      from outreach_outcomes oc join outreach o on o.id = oc.outreach_id
      where o.features is not null and oc.channel in ('coupon', 'email') ${o.campaign ? 'and oc.campaign = $1' : ''}
-     order by oc.outreach_id`,
+     order by oc.outreach_id desc limit ${UPLIFT_MAX_ROWS}`,
     o.campaign ? [o.campaign] : [],
   );
 }
