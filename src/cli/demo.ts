@@ -43,7 +43,7 @@ export interface DemoReport {
 const DEMO_SECRET = 'whsec_ZGVtby1yZWNlaXZlci1zZWNyZXQtZGVtbw==';
 
 /** A stand-in for the product's webhook endpoint: counts what it receives. */
-async function startReceiver(): Promise<{ url: string; received: () => number; close(): Promise<void> }> {
+export async function startReceiver(): Promise<{ url: string; received: () => number; close(): Promise<void> }> {
   let received = 0;
   const server: Server = createServer((req, res) => {
     req.resume();

@@ -18,8 +18,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { jobId } from '../../jobs/catalog.js';
 import { enqueue, cycleIdFor } from '../../jobs/enqueue.js';
@@ -34,8 +32,9 @@ import { insertTruth, truthSummary, type TruthRow, type TruthSummary } from '../
 import { generateCatalog } from '../synth/catalog.js';
 import { generateForward, type UserTraits } from '../synth/platform.js';
 import { hashInts } from '../synth/prng.js';
-import { drawResponse, reach, responseProfile, trueEffects, type Baseline, type OfferTerms, type ResponseProfile } from '../synth/response.js';
+import { discountOn, drawResponse, reach, responseProfile, trueEffects, type Baseline, type OfferTerms, type ResponseProfile } from '../synth/response.js';
 import { toWireEvent } from '../synth/wire.js';
+import { startReceiver } from './demo.js';
 import { followCycle } from './follow-cycle.js';
 import { openJobsRuntime } from './jobs-runtime.js';
 import type { Runtime } from './runtime.js';
@@ -298,12 +297,12 @@ export async function simulate(rt: Runtime, o: SimulateOptions): Promise<Simulat
       if (resp.redeemNatural && code && firstPurchase !== null && !u.dropped.has(firstPurchase)) {
         const e = u.future[firstPurchase] as EventRecord;
         const amount = e.amountMinor ?? 0;
-        u.future[firstPurchase] = { ...e, couponCode: code, amountMinor: amount - Math.min(amount, discountFor(terms, amount)) };
+        u.future[firstPurchase] = { ...e, couponCode: code, amountMinor: amount - Math.min(amount, discountOn(terms, amount)) };
         counts.redeemedNatural++;
       }
       if (resp.buyAt !== null) {
         const price = item.price;
-        const amount = offer === 'coupon' && code ? price - Math.min(price, discountFor(terms, price)) : price;
+        const amount = offer === 'coupon' && code ? price - Math.min(price, discountOn(terms, price)) : price;
         overlay.push({
           at: at + resp.buyAt,
           user: u,
@@ -384,10 +383,6 @@ export async function simulate(rt: Runtime, o: SimulateOptions): Promise<Simulat
   }
 }
 
-function discountFor(terms: OfferTerms, amount: number): number {
-  return terms.kind === 'percent' ? Math.round((amount * terms.value) / 100) : Math.min(terms.value, amount);
-}
-
 /** A user without a linked recommendation would buy something from their catalogue anyway. */
 function fallbackItem(u: SimUser, catalog: ItemRecord[], seed: number): { itemId: string; price: number } {
   const content = catalog.filter((i) => i.itemType !== 'membership');
@@ -409,15 +404,4 @@ async function readEmail(file: string): Promise<{ couponCode: string | null; cli
   const couponCode = /RK-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/.exec(body)?.[0] ?? null;
   const clickUrls = [...new Set([...body.matchAll(/https?:\/\/[^\s"'<>]+\/r\/[A-Za-z0-9._~-]+/g)].map((m) => m[0]))];
   return { couponCode, clickUrls, unsubscribeUrl: unsub };
-}
-
-/** A stand-in for the product's webhook endpoint. */
-async function startReceiver(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(204).end());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/simulation-webhooks`, close: () => new Promise((r) => server.close(() => r())) };
 }

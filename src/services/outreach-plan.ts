@@ -10,7 +10,7 @@ import { FEATURE_NAMES } from '../domain/features.js';
 import { channelForTier, decide, eligibility } from '../domain/outreach-policy.js';
 import type { RiskTier } from '../domain/risk.js';
 import { UPLIFT_FEATURE_NAMES, upliftRow, type OutreachFeatures } from '../domain/uplift-features.js';
-import { allocate, chooseOffer, couponDiscount, explorationOffer, type Offer, type OfferChoice } from '../domain/value-policy.js';
+import { allocate, chooseOffer, couponDiscount, explorationOffer, type Offer, type OfferChoice, type OfferEstimate } from '../domain/value-policy.js';
 import type { Database, Queryable } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { enqueueWebhookEvents, insertPlanned, isOutreachPaused, type PlannedRow, type WebhookEvent } from '../store/outreach.js';
@@ -77,6 +77,8 @@ interface Eligible {
   lastMessageAt: Date | null;
   snapshot: OutreachFeatures;
   orderValueMinor: number;
+  /** The uplift model's predictions, when it decides. */
+  predicted: { coupon: OfferEstimate; email: OfferEstimate } | null;
   choice: OfferChoice;
   explore: Offer | undefined;
 }
@@ -86,6 +88,7 @@ const DAY_MS = 86_400_000;
 /** start === end disables quiet hours in the policy. */
 const NO_QUIET_HOURS = { start: '00:00', end: '00:00' };
 const AOV = FEATURE_NAMES.indexOf('avg_order_value');
+const NOTHING: OfferChoice = { offer: 'none', value: 0, cost: 0, coupon: { uplift: 0, value: 0, expectedDiscount: 0 }, email: { uplift: 0, value: 0 } };
 
 /**
  * Plans one cycle. Two passes: every user with a score goes through consent and the frequency
@@ -152,13 +155,15 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
         const tier = c.risk_tier as RiskTier;
         const aov = (v[AOV] ?? 0) * 100;
         let choice: OfferChoice;
+        let predicted: Eligible['predicted'] = null;
         if (models) {
           upliftRow(snapshot, row);
           for (let j = 0; j < row.length; j++) if (Number.isNaN(row[j]!)) row[j] = models.impute[j] ?? 0;
           const pc = models.models.coupon.predict(row);
           const pe = models.models.email.predict(row);
-          // Order value is filled in below for users with no average yet.
-          choice = { offer: 'none', value: 0, cost: 0, coupon: { uplift: pc.uplift, value: pc.pTreated, expectedDiscount: 0 }, email: { uplift: pe.uplift, value: pe.pTreated } };
+          predicted = { coupon: { uplift: pc.uplift, pConvert: pc.pTreated }, email: { uplift: pe.uplift, pConvert: pe.pTreated } };
+          // Valued below, once every user has an order value.
+          choice = NOTHING;
         } else {
           const channel = channelForTier(tier);
           const valueAtRisk = Number(c.churn_probability) * Number(c.expected_value_minor ?? 0);
@@ -173,6 +178,7 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
           lastMessageAt,
           snapshot,
           orderValueMinor: aov,
+          predicted,
           choice,
           explore: explorationOffer(c.user_id, s.campaign, cycleId, exploreFraction),
         });
@@ -183,11 +189,8 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
     const meanAov = withAov.length ? withAov.reduce((a, e) => a + e.orderValueMinor, 0) / withAov.length : 0;
     for (const e of eligible) {
       if (!(e.orderValueMinor > 0)) e.orderValueMinor = meanAov;
-      if (models) {
-        e.choice = chooseOffer(
-          { coupon: { uplift: e.choice.coupon.uplift, pConvert: e.choice.coupon.value }, email: { uplift: e.choice.email.uplift, pConvert: e.choice.email.value }, orderValueMinor: e.orderValueMinor },
-          { coupon: terms, emailCostMinor: s.emailCostMinor },
-        );
+      if (e.predicted) {
+        e.choice = chooseOffer({ ...e.predicted, orderValueMinor: e.orderValueMinor }, { coupon: terms, emailCostMinor: s.emailCostMinor });
       } else {
         // The tiers know no uplift: a coupon is budgeted at its expected discount with the chance
         // of staying (1 − churn) as the chance of redeeming, on an average order; a high-risk user
