@@ -120,7 +120,7 @@ const spec = {
   RECOMMEND_TOP_N: { schema: int(1, 50), default: '10' },
   RESCORE_CRON: { schema: cron, default: '0 3 * * *' },
   SCHEDULE_TZ: { schema: timeZone, default: 'UTC' },
-  WORKER_CONCURRENCY: { schema: int(1, 64), default: '4' },
+  WORKER_CONCURRENCY: { schema: int(1, 64), default: '8' },
   METRICS_ENABLED: { schema: bool, default: 'true' },
   METRICS_HOST: { schema: z.string().min(1), default: '127.0.0.1' },
   METRICS_PORT: { schema: int(0, 65535), default: '9465' },
