@@ -5,7 +5,13 @@
  * truth knows them and as the holdout estimates them — and the uplift model's Qini. Then
  * `simulate`'s own speed at 10k users.
  *
- *   npm run bench:policy -- [--users 4000] [--days 90] [--seed 1] [--speed-users 10000] [--speed-days 14] [--no-budget] [--json]
+ *   npm run bench:policy -- [--users 4000] [--days 90] [--seed 1] [--speed-users 10000] [--speed-days 14] [--budget run|cycle|none] [--json]
+ *
+ * The uplift policy's coupon budget (--budget): `run` (default) gives it what the tiers spent
+ * over the whole run as one budget for that many days (COUPON_BUDGET with COUPON_BUDGET_DAYS =
+ * --days), so "equal or lower spend" is its constraint, not luck; `cycle` gives it the tiers'
+ * average spend per cycle as a per-cycle budget (the tiers spend most on the days a whole
+ * frequency-cap period comes round, so this starves those days); `none` sets no budget.
  *
  * Each run gets a scratch PostgreSQL database (BENCH_PG_ADMIN_URL) and runs in a child
  * process, one after the other: run it alone on the machine.
@@ -30,7 +36,12 @@ const seed = arg('seed', 1);
 const speedUsers = arg('speed-users', 10_000);
 const speedDays = arg('speed-days', 14);
 const json = process.argv.includes('--json');
-const noBudget = process.argv.includes('--no-budget');
+const budgetMode = (() => {
+  const i = process.argv.indexOf('--budget');
+  const v = i < 0 ? 'run' : process.argv[i + 1];
+  if (v !== 'run' && v !== 'cycle' && v !== 'none') throw new Error(`--budget must be run, cycle or none (got ${String(v)})`);
+  return v;
+})();
 const START = '2026-06-01';
 
 interface Sim {
@@ -77,11 +88,14 @@ if (!json) {
   console.log('running the tiers policy…');
 }
 const tiers = await simulate('tiers', users, days);
-// The uplift policy gets a per-cycle coupon budget equal to what the tiers spent per cycle on
-// average (counted at expected discounts), so "equal or lower spend" is its constraint, not luck.
-const budgetMinor = noBudget ? null : Math.round(tiers.report.overall.couponCostMinor / Math.max(1, tiers.cycles.length));
-if (!json) console.log(`  ${tiers.seconds.toFixed(0)} s; running the uplift policy${budgetMinor === null ? '' : ` with COUPON_BUDGET=${budgetMinor} a cycle (the tiers' spend per cycle)`}…`);
-const uplift = await simulate('uplift', users, days, budgetMinor === null ? {} : { COUPON_BUDGET: String(budgetMinor) });
+// The uplift policy's budget: what the tiers spent (see --budget). The planner counts it at each
+// coupon's expected discount; the check below is on the discounts actually given.
+const tiersSpend = tiers.report.overall.couponCostMinor;
+const budgetMinor = budgetMode === 'none' ? null : budgetMode === 'run' ? Math.floor(tiersSpend) : Math.floor(tiersSpend / Math.max(1, tiers.cycles.length));
+const budgetEnv: Record<string, string> = budgetMinor === null ? {} : { COUPON_BUDGET: String(budgetMinor), ...(budgetMode === 'run' ? { COUPON_BUDGET_DAYS: String(days) } : {}) };
+const budgetText = budgetMinor === null ? 'no coupon budget' : budgetMode === 'run' ? `COUPON_BUDGET=${budgetMinor} over ${days} days (the tiers' whole spend)` : `COUPON_BUDGET=${budgetMinor} a cycle (the tiers' average spend per cycle)`;
+if (!json) console.log(`  ${tiers.seconds.toFixed(0)} s; running the uplift policy with ${budgetText}…`);
+const uplift = await simulate('uplift', users, days, budgetEnv);
 if (!json) console.log(`  ${uplift.seconds.toFixed(0)} s; measuring simulate at ${speedUsers} users for ${speedDays} days…`);
 const speed = await simulate('auto', speedUsers, speedDays);
 
@@ -109,7 +123,7 @@ const rows = [tiers, uplift].map((s, i) => {
 const [a, b] = rows as [(typeof rows)[number], (typeof rows)[number]];
 const gain = a.trueNetIncrementalRevenueMinor !== 0 ? b.trueNetIncrementalRevenueMinor / a.trueNetIncrementalRevenueMinor - 1 : Number.NaN;
 const result = {
-  inputs: { users, days, seed, start: START, cycleEveryDays: 1, upliftCouponBudgetMinor: budgetMinor, machine: machine() },
+  inputs: { users, days, seed, start: START, cycleEveryDays: 1, budget: budgetMode, upliftCouponBudgetMinor: budgetMinor, upliftCouponBudgetDays: budgetMode === 'run' ? days : budgetMode === 'cycle' ? 0 : null, machine: machine() },
   policies: rows,
   target: {
     trueNetGain: gain,

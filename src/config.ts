@@ -145,6 +145,7 @@ const spec = {
   JOB_LOCK_SECONDS: { schema: int(2, 3600), default: '30' },
   OUTREACH_POLICY: { schema: z.enum(['tiers', 'uplift', 'auto']), default: 'auto' },
   COUPON_BUDGET: { schema: z.string().trim().regex(/^\d+$/, 'expected a whole amount in minor units of COUPON_CURRENCY (empty: no limit)').transform(Number).optional(), default: undefined },
+  COUPON_BUDGET_DAYS: { schema: int(0, 366), default: '0' },
   EMAIL_LIMIT: { schema: int(0, 100_000_000).optional(), default: undefined },
   EMAIL_COST_MINOR: { schema: z.string().trim().regex(/^\d+(\.\d+)?$/, 'expected a non-negative cost per email in minor units').transform(Number), default: '0' },
   EXPLORE_FRACTION: { schema: fraction, default: '0.05' },

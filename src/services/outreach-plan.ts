@@ -13,7 +13,7 @@ import { UPLIFT_FEATURE_NAMES, upliftRow, type OutreachFeatures } from '../domai
 import { allocate, chooseOffer, couponDiscount, explorationOffer, type Offer, type OfferChoice, type OfferEstimate } from '../domain/value-policy.js';
 import type { Database, Queryable } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { enqueueWebhookEvents, insertPlanned, isOutreachPaused, type PlannedRow, type WebhookEvent } from '../store/outreach.js';
+import { couponSpendSince, enqueueWebhookEvents, insertPlanned, isOutreachPaused, type PlannedRow, type WebhookEvent } from '../store/outreach.js';
 import { userSeqRange } from '../store/features.js';
 import type { OutreachSettings } from './outreach-settings.js';
 import { loadUpliftModels, type UpliftPolicyModels } from './uplift.js';
@@ -42,8 +42,12 @@ export interface PlanResult {
   planned: number;
   holdout: number;
   skipped: Record<string, number>;
-  /** Expected coupon money committed to the treated (minor units), and the budget. */
+  /** Expected coupon money committed to the treated this cycle (minor units). */
   couponSpendMinor: number;
+  /** The coupon money this cycle could spend (COUPON_BUDGET less what the window already spent); null: no limit. */
+  couponBudgetMinor: number | null;
+  /** With COUPON_BUDGET_DAYS: expected coupon money planned in the window before this cycle. */
+  couponBudgetSpentMinor: number;
   /** New rows to deliver now or later (not holdout). */
   toDeliver: { id: number; scheduledAt: Date }[];
   webhookDeliveries: number[];
@@ -99,7 +103,7 @@ const NOTHING: OfferChoice = { offer: 'none', value: 0, cost: 0, coupon: { uplif
  */
 export async function planOutreach(d: { db: Database; log: Logger; now: () => Date }, s: OutreachSettings, cycleId: string): Promise<PlanResult> {
   const now = d.now();
-  const result: PlanResult = { cycleId, paused: false, policy: 'tiers', fallback: null, upliftRunId: null, planned: 0, holdout: 0, skipped: {}, couponSpendMinor: 0, toDeliver: [], webhookDeliveries: [] };
+  const result: PlanResult = { cycleId, paused: false, policy: 'tiers', fallback: null, upliftRunId: null, planned: 0, holdout: 0, skipped: {}, couponSpendMinor: 0, couponBudgetMinor: null, couponBudgetSpentMinor: 0, toDeliver: [], webhookDeliveries: [] };
   if (await isOutreachPaused(d.db)) {
     d.log.warn({ cycleId }, 'outreach is paused: nothing planned');
     return { ...result, paused: true };
@@ -201,10 +205,17 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
       }
     }
 
-    // Pass 2: budget and limit on the best first, then the holdout split.
+    // Pass 2: budget and limit on the best first, then the holdout split. A budget over N days
+    // is what the coupons planned in the last N days (by this campaign, treated) left of it.
+    let couponBudgetMinor = s.couponBudgetMinor;
+    if (couponBudgetMinor !== undefined && s.couponBudgetDays > 0) {
+      result.couponBudgetSpentMinor = await couponSpendSince(tx, s.campaign, new Date(now.getTime() - s.couponBudgetDays * DAY_MS));
+      couponBudgetMinor = Math.max(0, couponBudgetMinor - result.couponBudgetSpentMinor);
+    }
+    result.couponBudgetMinor = couponBudgetMinor ?? null;
     const alloc = allocate(
       eligible.map((e) => ({ userId: e.userId, choice: e.choice, explore: e.explore })),
-      { couponBudgetMinor: s.couponBudgetMinor, emailLimit: s.emailLimit },
+      { couponBudgetMinor, emailLimit: s.emailLimit },
     );
     const byUser = new Map(eligible.map((e) => [e.userId, e]));
     const rows: PlannedRow[] = [];

@@ -19,6 +19,8 @@ export interface OutreachSettings {
   /** Who decides the offer: the risk tiers, the uplift model, or the model once its gate passes. */
   policy: 'tiers' | 'uplift' | 'auto';
   couponBudgetMinor: number | undefined;
+  /** 0: the coupon budget is per cycle; N: it is for any N days in a row (coupons planned in the last N days count against it). */
+  couponBudgetDays: number;
   emailLimit: number | undefined;
   emailCostMinor: number;
   exploreFraction: number;
@@ -44,6 +46,7 @@ export function outreachSettings(c: Config): OutreachSettings {
     allowPrivateWebhooks: c.WEBHOOK_ALLOW_PRIVATE,
     policy: c.OUTREACH_POLICY,
     couponBudgetMinor: c.COUPON_BUDGET,
+    couponBudgetDays: c.COUPON_BUDGET_DAYS,
     emailLimit: c.EMAIL_LIMIT,
     emailCostMinor: c.EMAIL_COST_MINOR,
     exploreFraction: c.EXPLORE_FRACTION,

@@ -142,6 +142,20 @@ export async function claimOutreachBatch(q: Queryable, ids: readonly number[], l
   });
 }
 
+/**
+ * Expected coupon money (each row's planned `reason.cost`, minor units) of the treated coupon
+ * rows a campaign scheduled at or after `since` (the service's clock, as planning sets it): what a budget over several days has spent.
+ * Rows that failed or were skipped issued nothing and do not count.
+ */
+export async function couponSpendSince(q: Queryable, campaign: string, since: Date): Promise<number> {
+  const [r] = await q.query<{ spent: number | null }>(
+    `select sum(coalesce((reason->>'cost')::float8, 0))::float8 as spent from outreach
+     where campaign = $1 and channel = 'coupon' and not holdout and state in ('planned','sending','sent') and scheduled_at >= $2::timestamptz`,
+    [campaign, since.toISOString()],
+  );
+  return Number(r?.spent ?? 0);
+}
+
 /** `at` is the service's clock (the conversion window starts there), not the database's: a simulated clock moves it too. */
 export async function markOutreachSent(q: Queryable, id: number, messageId: string, at: Date): Promise<void> {
   await q.query(`update outreach set state = 'sent', sent_at = $3, message_id = $2, lease_until = null, last_error = null where id = $1 and state = 'sending'`, [id, messageId, at.toISOString()]);

@@ -127,4 +127,35 @@ describe('planning with the value policy', () => {
     const [{ n }] = (await t.db.query<{ n: number }>(`select count(*)::int as n from outreach where cycle_id = 'p-tiers' and (policy <> 'tiers' or tier = 'low')`)) as [{ n: number }];
     expect(n).toBe(0);
   });
+
+  it('COUPON_BUDGET_DAYS: cycles inside the window share one budget; one past it starts afresh', async () => {
+    await t.db.query(`delete from outreach`);
+    const budget = 300_00;
+    const s = { ...base, policy: 'tiers' as const, frequencyCapDays: 0, holdoutFraction: 0.1, couponBudgetMinor: budget, couponBudgetDays: 7 };
+    const at = (days: number) => ({ db: t.db, log: silentLogger, now: () => new Date(NOW.getTime() + days * 86_400_000) });
+    const spent = async (cycle: string) => {
+      const [r] = await t.db.query<{ cost: number; n: number }>(
+        `select coalesce(sum((reason->>'cost')::float8), 0)::float8 as cost, count(*)::int as n from outreach where cycle_id = $1 and channel = 'coupon' and not holdout`,
+        [cycle],
+      );
+      return r!;
+    };
+    const first = await planOutreach(at(0), s, 'b-day0');
+    const c0 = await spent('b-day0');
+    expect(c0.n).toBeGreaterThan(0);
+    expect(c0.cost).toBeLessThanOrEqual(budget + 1e-6);
+    expect(first).toMatchObject({ couponBudgetMinor: budget, couponBudgetSpentMinor: 0 });
+    // A day later the same users are eligible again (no cap), but only what day 0 left is there to spend.
+    const second = await planOutreach(at(1), s, 'b-day1');
+    expect(second.couponBudgetSpentMinor).toBeCloseTo(c0.cost, 6);
+    expect(second.couponBudgetMinor).toBeCloseTo(budget - c0.cost, 6);
+    const c1 = await spent('b-day1');
+    expect(c0.cost + c1.cost).toBeLessThanOrEqual(budget + 1e-6);
+    // The high-risk users day 0 could not afford got the win-back email; day 1 affords fewer still.
+    expect(c1.n).toBeLessThan(c0.n);
+    // Nine days on, both cycles are outside the 7-day window: the whole budget again.
+    const third = await planOutreach(at(9), s, 'b-day9');
+    expect(third).toMatchObject({ couponBudgetMinor: budget, couponBudgetSpentMinor: 0 });
+    expect((await spent('b-day9')).cost).toBeCloseTo(c0.cost, 0);
+  });
 });
