@@ -148,15 +148,28 @@ export function allocate(candidates: readonly Candidate[], limits: BudgetLimits)
   return out;
 }
 
+const DAY_MS = 86_400_000;
+
 /**
- * Whether a user explores this cycle, and with which offer: a deterministic hash of
- * (campaign, cycle, user), independent of the holdout hash (different key), so about
- * `fraction` of the eligible users get a random offer each cycle.
+ * The period a user's exploration draw holds for: one frequency-cap period (days since the
+ * epoch ÷ the cap), so each user is drawn once per period whatever the cycle cadence. Drawn
+ * per cycle instead, the users the policy leaves alone are drawn again every day with daily
+ * cycles and most of them explore within a cap period (with a 14-day cap and 5%, half of
+ * them). Without a cap: the cycle.
  */
-export function explorationOffer(userId: string, campaignSalt: string, cycleId: string, fraction: number): Offer | undefined {
+export function explorationPeriod(now: Date, frequencyCapDays: number, cycleId: string): string {
+  return frequencyCapDays > 0 ? `p${frequencyCapDays}-${Math.floor(now.getTime() / (frequencyCapDays * DAY_MS))}` : cycleId;
+}
+
+/**
+ * Whether a user explores in this period (see {@link explorationPeriod}), and with which
+ * offer: a deterministic hash of (campaign, period, user), independent of the holdout hash
+ * (different key), so about `fraction` of the eligible users get a random offer per period.
+ */
+export function explorationOffer(userId: string, campaignSalt: string, period: string, fraction: number): Offer | undefined {
   if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`the exploration fraction must be between 0 and 1 (got ${String(fraction)})`);
   if (fraction === 0) return undefined;
-  const h = fmix32(hash32(`explore:${campaignSalt}:${cycleId}:${userId}`));
+  const h = fmix32(hash32(`explore:${campaignSalt}:${period}:${userId}`));
   if (h / 0x1_0000_0000 >= fraction) return undefined;
   // The lowest bit is independent of the comparison above, which reads the high bits.
   return (h & 1) === 0 ? 'coupon' : 'email';

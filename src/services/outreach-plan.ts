@@ -10,7 +10,7 @@ import { FEATURE_NAMES } from '../domain/features.js';
 import { channelForTier, decide, eligibility } from '../domain/outreach-policy.js';
 import type { RiskTier } from '../domain/risk.js';
 import { UPLIFT_FEATURE_NAMES, upliftRow, type OutreachFeatures } from '../domain/uplift-features.js';
-import { allocate, chooseOffer, couponDiscount, explorationOffer, type Offer, type OfferChoice, type OfferEstimate } from '../domain/value-policy.js';
+import { allocate, chooseOffer, couponDiscount, explorationOffer, explorationPeriod, type Offer, type OfferChoice, type OfferEstimate } from '../domain/value-policy.js';
 import type { Database, Queryable } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { couponSpendSince, enqueueWebhookEvents, insertPlanned, isOutreachPaused, type PlannedRow, type WebhookEvent } from '../store/outreach.js';
@@ -94,6 +94,18 @@ const NO_QUIET_HOURS = { start: '00:00', end: '00:00' };
 const AOV = FEATURE_NAMES.indexOf('avg_order_value');
 const NOTHING: OfferChoice = { offer: 'none', value: 0, cost: 0, coupon: { uplift: 0, value: 0, expectedDiscount: 0 }, email: { uplift: 0, value: 0 } };
 
+/** How many settled coupons the prior redemption rate (1 − churn) counts as, for the tiers' budget. */
+const REDEEM_PRIOR_ROWS = 100;
+
+/** Treated coupon rows of a campaign that have settled, and how many of them were redeemed. */
+async function couponRedemption(q: Queryable, campaign: string): Promise<{ issued: number; redeemed: number }> {
+  const [r] = await q.query<{ issued: number; redeemed: number }>(
+    `select count(*)::int as issued, count(*) filter (where coupon_redeemed)::int as redeemed from outreach_outcomes where campaign = $1 and channel = 'coupon' and not holdout`,
+    [campaign],
+  );
+  return { issued: Number(r?.issued ?? 0), redeemed: Number(r?.redeemed ?? 0) };
+}
+
 /**
  * Plans one cycle. Two passes: every user with a score goes through consent and the frequency
  * cap, and the eligible get an offer (the risk tier's, or the value policy's from the uplift
@@ -119,6 +131,7 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
   // Exploration keeps every offer in front of every kind of user for the model to learn from;
   // an explicit `tiers` policy is the plain rule, without it.
   const exploreFraction = s.policy === 'tiers' ? 0 : s.exploreFraction;
+  const period = explorationPeriod(now, s.frequencyCapDays, cycleId);
   const skip = (reason: string) => (result.skipped[reason] = (result.skipped[reason] ?? 0) + 1);
   const policyCtx = { now, campaignSalt: s.campaign, holdoutFraction: s.holdoutFraction, frequencyCapDays: s.frequencyCapDays, quiet: s.quiet ?? NO_QUIET_HOURS, paused: false };
   const terms = { kind: s.coupon.kind, value: s.coupon.value };
@@ -184,10 +197,11 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
           orderValueMinor: aov,
           predicted,
           choice,
-          explore: explorationOffer(c.user_id, s.campaign, cycleId, exploreFraction),
+          explore: explorationOffer(c.user_id, s.campaign, period, exploreFraction),
         });
       }
     }
+    const redemption = models ? { issued: 0, redeemed: 0 } : await couponRedemption(tx, s.campaign);
     // Users with no purchases yet are valued at the average order of those with one.
     const withAov = eligible.filter((e) => e.orderValueMinor > 0);
     const meanAov = withAov.length ? withAov.reduce((a, e) => a + e.orderValueMinor, 0) / withAov.length : 0;
@@ -196,10 +210,12 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
       if (e.predicted) {
         e.choice = chooseOffer({ ...e.predicted, orderValueMinor: e.orderValueMinor }, { coupon: terms, emailCostMinor: s.emailCostMinor });
       } else {
-        // The tiers know no uplift: a coupon is budgeted at its expected discount with the chance
-        // of staying (1 − churn) as the chance of redeeming, on an average order; a high-risk user
-        // the budget cannot cover gets the win-back email instead.
-        const discount = (1 - e.churn) * couponDiscount(terms, e.orderValueMinor);
+        // The tiers know no uplift: a coupon is budgeted at its expected discount on the user's
+        // average order, with the redemption rate the campaign's settled coupons measured
+        // (shrunk towards the chance of staying, 1 − churn, while few have settled); a
+        // high-risk user the budget cannot cover gets the win-back email instead.
+        const pRedeem = (redemption.redeemed + REDEEM_PRIOR_ROWS * (1 - e.churn)) / (redemption.issued + REDEEM_PRIOR_ROWS);
+        const discount = pRedeem * couponDiscount(terms, e.orderValueMinor);
         const atRisk = e.choice.offer === 'none' ? 0 : e.choice.value;
         e.choice = { ...e.choice, coupon: { uplift: 0, value: e.choice.offer === 'coupon' ? atRisk : 0, expectedDiscount: discount }, email: { uplift: 0, value: atRisk } };
       }

@@ -10,6 +10,7 @@ import { UPLIFT_FEATURE_NAMES } from '../../src/domain/uplift-features.js';
 import { silentLogger } from '../../src/logger.js';
 import { fitUplift } from '../../src/ml/uplift.js';
 import { modelSettings } from '../../src/services/model-settings.js';
+import { couponDiscount } from '../../src/domain/value-policy.js';
 import { planOutreach } from '../../src/services/outreach-plan.js';
 import { outreachSettings, type OutreachSettings } from '../../src/services/outreach-settings.js';
 import { rescore } from '../../src/services/rescore.js';
@@ -157,5 +158,26 @@ describe('planning with the value policy', () => {
     const third = await planOutreach(at(9), s, 'b-day9');
     expect(third).toMatchObject({ couponBudgetMinor: budget, couponBudgetSpentMinor: 0 });
     expect((await spent('b-day9')).cost).toBeCloseTo(c0.cost, 0);
+  });
+
+  it("while the tiers decide, a coupon's expected discount uses the redemption rate its settled coupons measured", async () => {
+    await t.db.query(`delete from outreach`);
+    // 1,000 settled treated coupons of this campaign, 10 of them redeemed.
+    await t.db.query(
+      `insert into outreach_outcomes (outreach_id, cycle_id, campaign, user_id, tier, channel, holdout, policy, origin, window_start, window_days, converted, conversions, revenue_minor, coupon_redeemed, discount_minor, clicked, unsubscribed)
+       select 1000000 + g, 'old', $1, 'u' || g, 'high', 'coupon', false, 'tiers', 'rekindle', $2::timestamptz, 14, g <= 10, (g <= 10)::int, 0, g <= 10, 0, false, false
+       from generate_series(1, 1000) g`,
+      [base.campaign, new Date(NOW.getTime() - 40 * 86_400_000).toISOString()],
+    );
+    await planOutreach(d(), { ...base, policy: 'tiers', couponBudgetMinor: 1_000_000_00 }, 'r-tiers');
+    const rows = await t.db.query<{ reason: { churn: number; orderValueMinor: number; cost: number } }>(`select reason from outreach where cycle_id = 'r-tiers' and channel = 'coupon' and not holdout`);
+    expect(rows.length).toBeGreaterThan(10);
+    for (const { reason } of rows) {
+      const pRedeem = (10 + 100 * (1 - reason.churn)) / (1000 + 100);
+      expect(reason.cost).toBeCloseTo(pRedeem * couponDiscount(base.coupon, reason.orderValueMinor), 0);
+      // Far below what (1 − churn) alone would have charged the budget for most users.
+      if (reason.churn < 0.8) expect(reason.cost).toBeLessThan((1 - reason.churn) * couponDiscount(base.coupon, reason.orderValueMinor));
+    }
+    await t.db.query(`delete from outreach_outcomes where cycle_id = 'old'`);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allocate, chooseOffer, couponDiscount, explorationOffer, type Candidate, type OfferChoice } from '../../../src/domain/value-policy.js';
+import { allocate, chooseOffer, couponDiscount, explorationOffer, explorationPeriod, type Candidate, type OfferChoice } from '../../../src/domain/value-policy.js';
 
 const settings = { coupon: { kind: 'percent' as const, value: 20 }, emailCostMinor: 0 };
 
@@ -134,5 +134,33 @@ describe('explorationOffer', () => {
     expect(offers.email / n).toBeGreaterThan(0.4);
     expect(explorationOffer('u1', 'default', 'c1', 0)).toBeUndefined();
     expect(() => explorationOffer('u1', 'default', 'c1', 2)).toThrow(/between 0 and 1/);
+  });
+});
+
+describe('explorationPeriod', () => {
+  it('with daily cycles, a user is drawn once per cap period, so about the share asked explores per period — not per day', () => {
+    const start = Date.UTC(2026, 5, 1);
+    const users = 5000;
+    const explored = new Set<string>();
+    for (let day = 0; day < 28; day++) {
+      const now = new Date(start + day * 86_400_000);
+      for (let i = 0; i < users; i++) if (explorationOffer(`u${i}`, 'default', explorationPeriod(now, 14, `c${day}`), 0.05)) explored.add(`u${i}`);
+    }
+    // 28 days span two or three 14-day periods: at most ~3 × 5% of users, never the ~76% a per-day draw gives.
+    expect(explored.size / users).toBeGreaterThan(0.08);
+    expect(explored.size / users).toBeLessThan(0.16);
+    let perDay = 0;
+    for (let i = 0; i < users; i++) for (let day = 0; day < 28; day++) if (explorationOffer(`u${i}`, 'default', `c${day}`, 0.05)) {
+      perDay++;
+      break;
+    }
+    expect(perDay / users).toBeGreaterThan(0.7);
+  });
+
+  it('is the cycle without a cap, and the same within one period', () => {
+    expect(explorationPeriod(new Date('2026-06-01T03:00:00Z'), 0, 'c1')).toBe('c1');
+    const a = explorationPeriod(new Date('2026-06-01T03:00:00Z'), 14, 'c1');
+    expect(explorationPeriod(new Date('2026-06-01T23:00:00Z'), 14, 'c2')).toBe(a);
+    expect(explorationPeriod(new Date('2026-07-15T03:00:00Z'), 14, 'c3')).not.toBe(a);
   });
 });
