@@ -23,6 +23,11 @@ export interface OfferEstimate {
   uplift: number;
   /** Probability of converting in the window if given the offer (for the coupon: of redeeming it). */
   pConvert: number;
+  /**
+   * False when the model has seen too few users like this one given the offer (its estimate
+   * would be an extrapolation): the offer is then not chosen. Default true.
+   */
+  supported?: boolean;
 }
 
 export interface CouponTerms {
@@ -44,8 +49,8 @@ export interface OfferChoice {
   value: number;
   /** Expected cost of the chosen offer (the expected discount, or the email cost), minor units. */
   cost: number;
-  coupon: { uplift: number; value: number; expectedDiscount: number };
-  email: { uplift: number; value: number };
+  coupon: { uplift: number; value: number; expectedDiscount: number; supported?: boolean };
+  email: { uplift: number; value: number; supported?: boolean };
 }
 
 /** The discount a coupon gives on an order of this value, minor units. */
@@ -54,19 +59,21 @@ export function couponDiscount(terms: CouponTerms, orderValueMinor: number): num
   return terms.kind === 'percent' ? (orderValueMinor * terms.value) / 100 : Math.min(terms.value, orderValueMinor);
 }
 
-/** Picks the offer with the highest positive expected net value, or none. */
+/** Picks the supported offer with the highest positive expected net value, or none. */
 export function chooseOffer(est: { coupon: OfferEstimate; email: OfferEstimate; orderValueMinor: number }, s: ValueSettings): OfferChoice {
   const aov = est.orderValueMinor;
   const discount = couponDiscount(s.coupon, aov);
   const expectedDiscount = clamp01(est.coupon.pConvert) * discount;
   const couponValue = est.coupon.uplift * aov - expectedDiscount;
   const emailValue = est.email.uplift * aov - s.emailCostMinor;
+  const couponOk = est.coupon.supported !== false;
+  const emailOk = est.email.supported !== false;
   const base = {
-    coupon: { uplift: est.coupon.uplift, value: couponValue, expectedDiscount },
-    email: { uplift: est.email.uplift, value: emailValue },
+    coupon: { uplift: est.coupon.uplift, value: couponValue, expectedDiscount, ...(couponOk ? {} : { supported: false }) },
+    email: { uplift: est.email.uplift, value: emailValue, ...(emailOk ? {} : { supported: false }) },
   };
-  if (couponValue > 0 && couponValue >= emailValue) return { offer: 'coupon', value: couponValue, cost: expectedDiscount, ...base };
-  if (emailValue > 0) return { offer: 'email', value: emailValue, cost: s.emailCostMinor, ...base };
+  if (couponOk && couponValue > 0 && (!emailOk || couponValue >= emailValue)) return { offer: 'coupon', value: couponValue, cost: expectedDiscount, ...base };
+  if (emailOk && emailValue > 0) return { offer: 'email', value: emailValue, cost: s.emailCostMinor, ...base };
   return { offer: 'none', value: 0, cost: 0, ...base };
 }
 
@@ -121,7 +128,7 @@ export function allocate(candidates: readonly Candidate[], limits: BudgetLimits)
   order.forEach((c, i) => {
     const want = c.explore ?? c.choice.offer;
     const couponCost = c.choice.coupon.expectedDiscount;
-    const emailFallback = c.explore !== undefined || c.choice.email.value > 0;
+    const emailFallback = c.explore !== undefined || (c.choice.email.value > 0 && c.choice.email.supported !== false);
     let offer: Offer | 'none' = 'none';
     let limitedBy: Allocation['limitedBy'] = null;
     let cost = 0;

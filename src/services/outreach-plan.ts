@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js';
 import { couponSpendSince, enqueueWebhookEvents, insertPlanned, isOutreachPaused, type PlannedRow, type WebhookEvent } from '../store/outreach.js';
 import { userSeqRange } from '../store/features.js';
 import type { OutreachSettings } from './outreach-settings.js';
-import { loadUpliftModels, type UpliftPolicyModels } from './uplift.js';
+import { loadUpliftModels, upliftSupported, type UpliftPolicyModels } from './uplift.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -178,7 +178,9 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
           for (let j = 0; j < row.length; j++) if (Number.isNaN(row[j]!)) row[j] = models.impute[j] ?? 0;
           const pc = models.models.coupon.predict(row);
           const pe = models.models.email.predict(row);
-          predicted = { coupon: { uplift: pc.uplift, pConvert: pc.pTreated }, email: { uplift: pe.uplift, pConvert: pe.pTreated } };
+          // An offer the model has seen too few users of this tier given is not chosen for them.
+          const supported = (offer: Offer) => upliftSupported(models!, offer, c.risk_tier, s.upliftGate.minRows);
+          predicted = { coupon: { uplift: pc.uplift, pConvert: pc.pTreated, supported: supported('coupon') }, email: { uplift: pe.uplift, pConvert: pe.pTreated, supported: supported('email') } };
           // Valued below, once every user has an order value.
           choice = NOTHING;
         } else {
@@ -324,6 +326,6 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
 
-function roundAll<T extends Record<string, number>>(o: T): T {
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)])) as T;
+function roundAll<T extends Record<string, number | boolean | undefined>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])) as T;
 }

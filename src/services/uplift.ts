@@ -53,10 +53,13 @@ export interface UpliftFit {
   /** Set when not every offer passed the gate: the policy keeps to the risk tiers, and says why. */
   fallback: string | null;
   impute: number[];
+  /** Per offer, the treated training rows by risk tier: where the model has seen the offer at work. */
+  support: Record<Offer, Record<string, number>>;
 }
 
 interface TrainingRow {
   user_id: string;
+  tier: string;
   channel: string;
   holdout: boolean;
   converted: boolean;
@@ -78,7 +81,7 @@ async function trainingRows(q: Queryable, o: { campaign?: string | undefined; ou
       : `exists (select 1 from events e where e.user_id = oc.user_id and e.occurred_at >= oc.window_start
                   and e.occurred_at < oc.window_start + make_interval(days => oc.window_days))`;
   return q.query<TrainingRow>(
-    `select oc.user_id, oc.channel, oc.holdout, ${outcome} as converted, o.features
+    `select oc.user_id, oc.tier, oc.channel, oc.holdout, ${outcome} as converted, o.features
      from outreach_outcomes oc join outreach o on o.id = oc.outreach_id
      where o.features is not null and oc.channel in ('coupon', 'email') ${o.campaign ? 'and oc.campaign = $1' : ''}
      order by oc.outreach_id desc limit ${UPLIFT_MAX_ROWS}`,
@@ -120,6 +123,12 @@ export async function fitUpliftModels(q: Queryable, o: { gate: UpliftGate; outco
   const offers = {} as UpliftFit['offers'];
   const models: UpliftFit['models'] = {};
   const held: string[] = [];
+  const support = Object.fromEntries(OFFERS.map((o) => [o, {} as Record<string, number>])) as UpliftFit['support'];
+  for (const r of rows) {
+    if (r.holdout) continue;
+    const s = support[r.channel as Offer];
+    if (s) s[r.tier] = (s[r.tier] ?? 0) + 1;
+  }
   for (const offer of OFFERS) {
     const idx: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -183,7 +192,7 @@ export async function fitUpliftModels(q: Queryable, o: { gate: UpliftGate; outco
       held.push(why);
     }
   }
-  return { outcome, offers, models, fallback: held.length ? `the uplift model's minimum-data gate: ${held.join('; ')}` : null, impute: Array.from(impute) };
+  return { outcome, offers, models, fallback: held.length ? `the uplift model's minimum-data gate: ${held.join('; ')}` : null, impute: Array.from(impute), support };
 }
 
 function rate(y: number[], t: number[], arm: 0 | 1): number {
@@ -219,6 +228,7 @@ export async function recordUpliftFit(q: Queryable, fit: UpliftFit, asOf: Date, 
       gate,
       featureNames: UPLIFT_FEATURE_NAMES,
       impute: fit.impute,
+      support: fit.support,
       models: Object.fromEntries(OFFERS.map((o) => [o, fit.models[o]?.toJSON() ?? null])),
     },
     metrics,
@@ -233,6 +243,19 @@ export interface UpliftPolicyModels {
   runId: number;
   models: Record<Offer, UpliftModel>;
   impute: Float64Array;
+  /** Treated training rows per offer and risk tier (runs stored before it was kept: none, and every offer counts as supported). */
+  support: Record<Offer, Record<string, number>> | null;
+}
+
+/**
+ * Whether the model may choose `offer` for a user of this risk tier: only where at least
+ * `minRows` treated rows of that tier taught it the offer (the gate's per-arm minimum). A
+ * T-learner's estimate for users the logging policy never gave the offer to is an
+ * extrapolation — trained on the tiers' data it put email uplift for high-risk users at 0.19
+ * where the truth was 0.03 — so there the offer waits until exploration has shown it enough.
+ */
+export function upliftSupported(m: UpliftPolicyModels, offer: Offer, tier: string, minRows: number): boolean {
+  return m.support === null || (m.support[offer]?.[tier] ?? 0) >= minRows;
 }
 
 /** Loads the newest uplift run; null (with the reason) unless both offers passed the gate. */
@@ -240,11 +263,11 @@ export async function loadUpliftModels(q: Queryable): Promise<{ ok: UpliftPolicy
   const [r] = await q.query<{ id: number; fallback: string | null; params: unknown }>(`select id, fallback, params from model_runs where kind = 'uplift' and status = 'done' order by id desc limit 1`);
   if (!r) return { fallback: 'no uplift model has been fitted yet (no settled outreach)' };
   if (r.fallback) return { fallback: r.fallback };
-  const p = (typeof r.params === 'string' ? JSON.parse(r.params) : r.params) as { models: Record<Offer, UpliftModelJSON | null>; impute: number[] };
+  const p = (typeof r.params === 'string' ? JSON.parse(r.params) : r.params) as { models: Record<Offer, UpliftModelJSON | null>; impute: number[]; support?: Record<Offer, Record<string, number>> };
   const coupon = p.models.coupon;
   const email = p.models.email;
   if (!coupon || !email) return { fallback: 'the newest uplift run has no model for every offer' };
-  return { ok: { runId: Number(r.id), models: { coupon: UpliftModel.load(coupon), email: UpliftModel.load(email) }, impute: Float64Array.from(p.impute) } };
+  return { ok: { runId: Number(r.id), models: { coupon: UpliftModel.load(coupon), email: UpliftModel.load(email) }, impute: Float64Array.from(p.impute), support: p.support ?? null } };
 }
 
 /**

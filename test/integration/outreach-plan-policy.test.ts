@@ -121,6 +121,36 @@ describe('planning with the value policy', () => {
     expect((r.skipped.no_value ?? 0) + (r.skipped.budget ?? 0) + (r.skipped.email_limit ?? 0)).toBeGreaterThan(0);
   });
 
+  it('the model chooses an offer only for the tiers its training rows gave that offer to', async () => {
+    await t.db.query(`delete from outreach`);
+    // As after a warm-up under the tiers: coupons were seen on high-risk users only, emails on medium-risk ones.
+    const support = { coupon: { high: 5000, medium: 40 }, email: { medium: 5000, high: 12 } };
+    const runId = await insertModelRun(t.db, {
+      kind: 'uplift',
+      status: 'done',
+      asOf: NOW,
+      cutoff: null,
+      horizonDays: null,
+      fallback: null,
+      params: { models: syntheticModels(), impute: new Array(UPLIFT_FEATURE_NAMES.length).fill(0), support },
+      metrics: {},
+      rowCount: null,
+      positives: null,
+      baseRate: null,
+    });
+    const r = await planOutreach(d(), { ...base, policy: 'uplift', exploreFraction: 0, holdoutFraction: 0.1, frequencyCapDays: 0 }, 'p-support');
+    expect(r).toMatchObject({ policy: 'uplift', upliftRunId: runId });
+    const rows = await t.db.query<{ tier: string; channel: string; reason: { coupon: { supported?: boolean }; email: { supported?: boolean } } }>(`select tier, channel, reason from outreach where cycle_id = 'p-support'`);
+    const by = (tier: string, channel: string) => rows.filter((x) => x.tier === tier && x.channel === channel).length;
+    expect(by('high', 'coupon')).toBeGreaterThan(0);
+    expect(by('medium', 'email')).toBeGreaterThan(0);
+    expect(by('high', 'email') + by('medium', 'coupon') + by('low', 'coupon') + by('low', 'email')).toBe(0);
+    // The reason says which offer was out of the model's reach.
+    const high = rows.find((x) => x.tier === 'high')!;
+    expect(high.reason.email.supported).toBe(false);
+    expect(high.reason.coupon.supported).toBeUndefined();
+  });
+
   it('with OUTREACH_POLICY=tiers, the model is not used and nobody explores', async () => {
     const r = await planOutreach(d(), { ...base, policy: 'tiers', frequencyCapDays: 0 }, 'p-tiers');
     expect(r.policy).toBe('tiers');

@@ -15,7 +15,7 @@ import { modelSettings } from '../../src/services/model-settings.js';
 import { rescore } from '../../src/services/rescore.js';
 import { seedPlatform } from '../../src/services/seed.js';
 import { createBatchWriter } from '../../src/store/batch-writer.js';
-import { backtestUplift, type UpliftBacktest } from '../../src/services/uplift.js';
+import { backtestUplift, fitUpliftModels, type UpliftBacktest } from '../../src/services/uplift.js';
 import { generateCatalog } from '../../src/synth/catalog.js';
 import { generateForward } from '../../src/synth/platform.js';
 import { hashInts, Rng } from '../../src/synth/prng.js';
@@ -96,6 +96,14 @@ describe('uplift backtest on a simulated randomised campaign (seed 11, 6k users)
     expect(c.qini).toBeGreaterThan(c.random.qini);
     expect(c.qini).toBeGreaterThan(c.risk.qini);
     expect(c.qini).toBeGreaterThan(0);
+  });
+
+  it('keeps where each offer was seen at work: the treated rows by offer and risk tier', async () => {
+    const fit = await fitUpliftModels(t.db, { gate: { minRows: 20, minConversions: 5 } });
+    const rows = await t.db.query<{ channel: 'coupon' | 'email'; tier: string; n: number }>(`select channel, tier, count(*)::int as n from outreach_outcomes where not holdout group by 1, 2`);
+    expect(rows.length).toBeGreaterThanOrEqual(4);
+    for (const x of rows) expect(fit.support[x.channel][x.tier], `${x.channel}/${x.tier}`).toBe(x.n);
+    expect(Object.values(fit.support.coupon).reduce((a, b) => a + b, 0) + Object.values(fit.support.email).reduce((a, b) => a + b, 0)).toBe(rows.reduce((a, x) => a + x.n, 0));
   });
 
   it('evaluates the email offer too', () => {

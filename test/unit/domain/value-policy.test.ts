@@ -30,6 +30,28 @@ describe('chooseOffer', () => {
     expect(chooseOffer({ coupon: { uplift: -0.05, pConvert: 0.1 }, email: { uplift: -0.03, pConvert: 0.1 }, orderValueMinor: 10_000 }, settings).offer).toBe('none');
   });
 
+  it('never chooses an offer the model has too little support for, whatever its estimate', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: -0.5, max: 0.9, noNaN: true }),
+        fc.double({ min: -0.5, max: 0.9, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.boolean(),
+        fc.boolean(),
+        (cu, eu, p, couponOk, emailOk) => {
+          const c = chooseOffer({ coupon: { uplift: cu, pConvert: p, supported: couponOk }, email: { uplift: eu, pConvert: p, supported: emailOk }, orderValueMinor: 10_000 }, settings);
+          if (!couponOk) expect(c.offer).not.toBe('coupon');
+          if (!emailOk) expect(c.offer).not.toBe('email');
+          // A supported offer with positive value is not lost because the other one is unsupported.
+          if (couponOk && !emailOk && c.coupon.value > 0) expect(c.offer).toBe('coupon');
+          if (emailOk && !couponOk && c.email.value > 0) expect(c.offer).toBe('email');
+        },
+      ),
+    );
+    const c = chooseOffer({ coupon: { uplift: 0.05, pConvert: 0.1 }, email: { uplift: 0.4, pConvert: 0.5, supported: false }, orderValueMinor: 10_000 }, settings);
+    expect(c).toMatchObject({ offer: 'coupon', email: { supported: false } });
+  });
+
   it('discounts amount coupons by at most the order', () => {
     expect(couponDiscount({ kind: 'amount', value: 3000 }, 2000)).toBe(2000);
     expect(couponDiscount({ kind: 'percent', value: 20 }, 2000)).toBe(400);
@@ -113,6 +135,14 @@ describe('allocate', () => {
   it('refuses a negative budget or a fractional limit', () => {
     expect(() => allocate([], { couponBudgetMinor: -1 })).toThrow(/budget/);
     expect(() => allocate([], { emailLimit: 1.5 })).toThrow(/limit/);
+  });
+
+  it('a coupon the budget cannot cover does not fall back to an email the model has no support for', () => {
+    const c: OfferChoice = { offer: 'coupon', value: 900, cost: 500, coupon: { uplift: 0.2, value: 900, expectedDiscount: 500 }, email: { uplift: 0.3, value: 800, supported: false } };
+    const [a] = allocate([{ userId: 'u1', choice: c }], { couponBudgetMinor: 100 });
+    expect(a).toMatchObject({ offer: 'none', limitedBy: 'budget' });
+    const [b] = allocate([{ userId: 'u1', choice: { ...c, email: { uplift: 0.3, value: 800 } } }], { couponBudgetMinor: 100 });
+    expect(b).toMatchObject({ offer: 'email', limitedBy: 'budget' });
   });
 });
 
