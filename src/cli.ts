@@ -537,6 +537,19 @@ program
   });
 
 program
+  .command('doctor')
+  .description('check the configuration and every service it names (PostgreSQL, Redis, queues, SMTP, Slack, webhook secrets, public URL, metrics): one line each with the fix; exit 1 when any check fails')
+  .option('--json', 'machine-readable results')
+  .action(async (o: { json?: boolean }) => {
+    const { runDoctor, printDoctor } = await import('./cli/doctor.js');
+    const results = await runDoctor(process.env);
+    const passed = results.every((r) => r.status !== 'fail');
+    if (o.json) out(JSON.stringify({ ok: passed, checks: results }));
+    else printDoctor(results, out);
+    if (!passed) process.exitCode = 1;
+  });
+
+program
   .command('simulate')
   .description('continue the synthetic platform day by day on a simulated clock, with the real cycle, and users who respond to what they received')
   .requiredOption('--days <n>', 'simulated days', positiveInt('--days'))

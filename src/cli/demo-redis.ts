@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../config.js';
@@ -96,11 +97,12 @@ export async function ensureDemoRedis(env: Record<string, string | undefined>, s
 }
 
 /** `redis-server` on a free loopback port, nothing written to disk, stopped with the demo (or with this process). */
-export async function startPrivateRedis(binary: string): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+export async function startPrivateRedis(binary: string, opts: { args?: string[] } = {}): Promise<{ url: string; port: number; stop(): Promise<void> }> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning'], {
+  const child: ChildProcess = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: tmpdir(), // nothing is written, but a CONFIG SET never writes into the checkout either
   });
   let output = '';
   child.stdout?.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-2000)));
