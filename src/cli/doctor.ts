@@ -213,8 +213,13 @@ async function checkSmtp(c: Config, timeoutMs: number): Promise<CheckResult[]> {
     return [tls ? ok('smtp', what) : warn('smtp', `${what}; no TLS: mail${user ? ' and the password' : ''} cross the network in clear text`, 'use smtps:// or a server that offers STARTTLS')];
   } catch (e) {
     const err = lastError && (e as Error).message.includes('no answer') ? lastError : (e as Error);
-    const auth = /auth|login|535|534|530/i.test(`${(err as { code?: string }).code ?? ''} ${err.message}`);
-    return [fail('smtp', `${where}: ${reason(err)}`, auth ? 'fix the user and password in SMTP_URL (smtp://user:password@host:port)' : 'check the host and port in SMTP_URL, and that this machine may reach it')];
+    const said = `${(err as { code?: string }).code ?? ''} ${err.message}`;
+    const fix = /certificate|ETLS|ssl|tls/i.test(said)
+      ? 'the server\'s TLS certificate is not trusted here: give the SMTP server a certificate from a public CA for this host name, or trust its CA with NODE_EXTRA_CA_CERTS=<ca.pem>'
+      : /EAUTH|auth|login|535|534|530/i.test(said)
+        ? 'fix the user and password in SMTP_URL (smtp://user:password@host:port; percent-encode special characters)'
+        : 'check the host and port in SMTP_URL, and that this machine may reach it';
+    return [fail('smtp', `${where}: ${reason(err)}`, fix)];
   } finally {
     conn.close();
   }

@@ -186,8 +186,25 @@ describe('rekindle doctor', () => {
     expect(c['webhook secrets']!.detail).toBe('secret 1 holds 18 bytes (Standard Webhooks: 24 to 64)');
     expect(c['public url']!.fix).toContain('https://');
     expect(c.metrics!.fix).toContain('METRICS_TOKEN');
+    // Neither append-only file nor snapshots: works, but not what production wants.
+    expect(c['redis persistence']).toMatchObject({ status: 'warn', fix: 'run Redis with --appendonly yes in production' });
     // Secrets never reach the report.
     expect(JSON.stringify(results)).not.toMatch(/wrong-password|xoxb-revoked-token/);
+  });
+
+  it('an SMTP server whose STARTTLS certificate this machine does not trust is a failure, with the fix', async () => {
+    // smtp-server offers STARTTLS with its built-in self-signed certificate.
+    const tlsSmtp = new SMTPServer({ logger: false, authOptional: true, onData: (stream, _s, cb) => (stream.resume(), stream.on('end', () => cb())) });
+    await new Promise<void>((r) => tlsSmtp.listen(0, '127.0.0.1', r));
+    try {
+      const port = (tlsSmtp.server.address() as { port: number }).port;
+      const c = byCheck(await runDoctor({ ...healthy(), SMTP_URL: `smtp://127.0.0.1:${port}` }, { timeoutMs: 3000 }));
+      expect(c.smtp!.status).toBe('fail');
+      expect(c.smtp!.detail).toMatch(/certificate/i);
+      expect(c.smtp!.fix).toContain('NODE_EXTRA_CA_CERTS');
+    } finally {
+      await new Promise<void>((r) => tlsSmtp.close(() => r()));
+    }
   });
 
   it('an unmigrated database, Redis and SMTP unreachable, a refused Socket Mode token', async () => {
