@@ -55,7 +55,7 @@ program
   .configureHelp({ showGlobalOptions: true })
   .hook('preAction', (_program, command) => {
     const g = program.opts<{ quiet?: boolean; verbose?: boolean }>();
-    if (g.quiet && g.verbose) program.error('--quiet and --verbose cannot be used together', { exitCode: 2 });
+    if (g.quiet && g.verbose) program.error('error: --quiet and --verbose cannot be used together', { exitCode: 2 });
     setConsoleOptions({ quiet: Boolean(g.quiet), verbose: Boolean(g.verbose), service: command.name() === 'serve' || command.name() === 'worker' });
   });
 
