@@ -70,7 +70,7 @@ export function unsubscribeRouter(d: UnsubscribeDeps): Router {
       }
       await unsubscribe(d.db, userId, new Date((d.now ?? Date.now)()));
       d.onUnsubscribed?.();
-      res.status(200).type('html').send(page('Unsubscribed · 已退订', `<h1>You are unsubscribed · 已退订</h1><p>We will not email you again. · 我们不会再给你发送这类邮件。</p>`));
+      res.status(200).type('html').send(page('Unsubscribed · 已退订', `<h1>You are unsubscribed · 已退订</h1><p>You will no longer receive win-back emails or coupons from us. · 你将不再收到我们的召回邮件和优惠券。</p>`));
     } catch (e) {
       next(e);
     }
