@@ -75,6 +75,15 @@ describe('docker-compose.yml', () => {
       expect(() => loadConfig(env), name).not.toThrow();
       expect(commands, `${name}: ${s.command?.[0]}`).toContain(s.command?.[0]);
     }
+    // `cp .env.example .env` as the README says: compose's own variables win over the file's.
+    const example = Object.fromEntries(
+      read('.env.example')
+        .split('\n')
+        .filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    const app = Object.fromEntries(Object.entries(compose.services.app!.environment ?? {}).map(([k, v]) => [k, v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')]));
+    expect(loadConfig({ ...example, ...app }).DATABASE_URL).toBe('postgres://rekindle:rekindle@postgres:5432/rekindle');
     // The README's `docker compose run --rm app doctor`: the app service is the HTTP server.
     expect(compose.services.app!.command).toEqual(['serve']);
     expect(compose.services.app!.ports).toContain('3000:3000');
