@@ -153,6 +153,8 @@ describe('rekindle doctor', () => {
     const redis = new Redis(lruRedis.url, { maxRetriesPerRequest: null });
     const queues = openQueues(redis, prefix);
     await queues.delivery.add('outreach.send-email', { outreachId: 1 }, { jobId: 'email-stuck', timestamp: Date.now() - 2 * 3_600_000 });
+    // A newer job behind it: the age reported is the oldest one's.
+    await queues.delivery.add('outreach.send-batch', { outreachIds: [2] }, { jobId: 'emails-2-2' });
     await queues.close();
     redis.disconnect();
     const results = await runDoctor(
@@ -177,7 +179,7 @@ describe('rekindle doctor', () => {
     expect(c.postgres!.detail).toMatch(/cannot query PostgreSQL at 127\.0\.0\.1:\d+\/postgres: .*ECONNREFUSED/);
     expect(c['redis eviction']!.detail).toContain('maxmemory-policy is allkeys-lru');
     expect(c['redis eviction']!.fix).toContain('noeviction');
-    expect(c.queues!.detail).toMatch(/delivery: 1 waiting.*oldest waiting job 2\.0 h old \(outreach\.send-email\)/);
+    expect(c.queues!.detail).toMatch(/delivery: 2 waiting.*oldest waiting job 2\.0 h old \(outreach\.send-email\)/);
     expect(c.queues!.fix).toContain('rekindle worker');
     expect(c.smtp!.detail).toMatch(/535/);
     expect(c.smtp!.fix).toContain('user and password in SMTP_URL');
