@@ -243,7 +243,8 @@ async function slackCall(c: Config, method: string, token: string, timeoutMs: nu
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
     signal: AbortSignal.timeout(timeoutMs),
   });
-  if (!res.ok) return { ok: false, error: `HTTP ${res.status}` };
+  // Not Slack's answer (a proxy, a wrong SLACK_API_URL): a reachability problem, not a token one.
+  if (!res.ok) throw new Error(`${method} answered HTTP ${res.status}`);
   return (await res.json()) as { ok: boolean; error?: string; team?: string; user?: string };
 }
 
@@ -258,7 +259,7 @@ async function checkSlack(c: Config, timeoutMs: number): Promise<CheckResult[]> 
         : fail('slack token', `auth.test refused SLACK_BOT_TOKEN: ${r.error ?? 'unknown error'}`, 'copy the Bot User OAuth Token (xoxb-…) from your Slack app\'s OAuth & Permissions page; reinstall the app if it was revoked'),
     );
   } catch (e) {
-    out.push(fail('slack token', `cannot reach ${new URL(c.SLACK_API_URL).host}: ${reason(e)}`, 'check that this machine may reach the Slack API (SLACK_API_URL)'));
+    out.push(fail('slack token', `the Slack API at ${new URL(c.SLACK_API_URL).host}: ${reason(e)}`, 'check SLACK_API_URL (default https://slack.com/api/) and that this machine may reach it'));
   }
   if (c.SLACK_MODE === 'http') {
     out.push(
@@ -277,7 +278,7 @@ async function checkSlack(c: Config, timeoutMs: number): Promise<CheckResult[]> 
           : fail('slack app token', `apps.connections.open refused SLACK_APP_TOKEN: ${r.error ?? 'unknown error'}`, 'create an app-level token (xapp-…) with connections:write on your Slack app\'s Basic Information page'),
       );
     } catch (e) {
-      out.push(fail('slack app token', `cannot reach ${new URL(c.SLACK_API_URL).host}: ${reason(e)}`, 'check that this machine may reach the Slack API (SLACK_API_URL)'));
+      out.push(fail('slack app token', `the Slack API at ${new URL(c.SLACK_API_URL).host}: ${reason(e)}`, 'check SLACK_API_URL (default https://slack.com/api/) and that this machine may reach it'));
     }
   }
   return out;

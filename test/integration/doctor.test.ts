@@ -89,7 +89,8 @@ describe('rekindle doctor', () => {
               : { ok: false, error: 'invalid_auth' }
             : { ok: false, error: 'unknown_method' };
       req.resume();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (!req.url?.startsWith('/api/')) res.writeHead(404).end('not found');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
     await new Promise<void>((r) => slack.listen(0, '127.0.0.1', r));
     slackUrl = `http://127.0.0.1:${(slack.address() as { port: number }).port}/api/`;
@@ -207,6 +208,12 @@ describe('rekindle doctor', () => {
     } finally {
       await new Promise<void>((r) => tlsSmtp.close(() => r()));
     }
+  });
+
+  it('a SLACK_API_URL that is not Slack (HTTP 404) is named as the URL, not as a bad token', async () => {
+    const c = byCheck(await runDoctor({ ...healthy(), SLACK_API_URL: slackUrl.replace('/api/', '/not-slack/') }, { timeoutMs: 3000 }));
+    expect(c['slack token']).toMatchObject({ status: 'fail', detail: expect.stringContaining('auth.test answered HTTP 404') });
+    expect(c['slack token']!.fix).toContain('SLACK_API_URL');
   });
 
   it('an unmigrated database, Redis and SMTP unreachable, a refused Socket Mode token', async () => {
