@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AppError, ValidationError } from './domain/errors.js';
 import { configWarnings, isExplicit } from './config.js';
+import { say, setConsoleOptions } from './cli/console.js';
 import { createProgress } from './cli/progress.js';
 import { openRuntime } from './cli/runtime.js';
 
@@ -46,6 +47,17 @@ const program = new Command('rekindle')
   .description('Retention engine for knowledge-paid platforms: personas, churn risk, recommendations, tiered outreach.')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
+
+// Console: --quiet/--verbose on every command; serve and worker log JSON (src/cli/console.ts).
+program
+  .option('-q, --quiet', 'errors only: no progress lines, no warnings')
+  .option('-v, --verbose', 'info log lines too (on a terminal only warnings are shown by default)')
+  .configureHelp({ showGlobalOptions: true })
+  .hook('preAction', (_program, command) => {
+    const g = program.opts<{ quiet?: boolean; verbose?: boolean }>();
+    if (g.quiet && g.verbose) program.error('error: --quiet and --verbose cannot be used together', { exitCode: 2 });
+    setConsoleOptions({ quiet: Boolean(g.quiet), verbose: Boolean(g.verbose), service: command.name() === 'serve' || command.name() === 'worker' });
+  });
 
 program
   .command('migrate')
@@ -312,7 +324,7 @@ program
         out(o.json ? JSON.stringify({ cycleId, enqueued: true }) : `cycle ${cycleId} enqueued; workers will run it (\`rekindle worker\`)`);
         return;
       }
-      const status = await followCycle(rt.db, jobs.queues, cycleId, o.timeout * 1000, o.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
+      const status = await followCycle(rt.db, jobs.queues, cycleId, o.timeout * 1000, o.json ? () => {} : say);
       out(o.json ? JSON.stringify(status) : `cycle ${cycleId}: ${status.scored} scored, ${status.planned ?? 0} planned (+${status.holdout ?? 0} holdout), ${status.outreach.sent} sent, ${status.outreach.failed} failed, ${status.outreach.delayed} waiting for quiet hours to end; webhooks ${status.webhooks.delivered} delivered, ${status.webhooks.dead} dead`);
       if (!o.json && status.policy) out(`offers chosen by ${status.policy === 'uplift' ? 'the uplift model and the value policy' : 'the risk tiers'}${status.policyFallback ? ` — ${status.policyFallback}` : ''}`);
     } finally {
@@ -494,15 +506,20 @@ program
   }, 0)
   .option('--json', 'machine-readable report')
   .action(async (o: { users: number; seed: number; days: number; json?: boolean }) => {
-    const { runDemo, printDemo } = await import('./cli/demo.js');
-    const rt = await openRuntime({ requireMigrated: false });
-    const say = o.json ? () => {} : (m: string) => process.stderr.write(`${m}\n`);
+    const [{ runDemo, printDemo }, { ensureDemoRedis }] = await Promise.all([import('./cli/demo.js'), import('./cli/demo-redis.js')]);
+    const tell = o.json ? () => {} : say;
+    // Redis first (the one at REDIS_URL, or a private one): a missing Redis fails before anything is written.
+    const redis = await ensureDemoRedis(process.env, tell);
+    const rt = await openRuntime({ requireMigrated: false, env: redis.env }).catch(async (e: unknown) => {
+      await redis.stop();
+      throw e;
+    });
     try {
       // With --days the seeded history ends that many days ago, so the simulated days end today.
       const today = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z');
       const end = new Date(today.getTime() - o.days * 86_400_000);
       // Its cycle then runs at the end of that history, where the simulation picks it up.
-      const report = await runDemo(rt, { users: o.users, seed: o.seed, quietHoursFromEnv: isExplicit(process.env, 'QUIET_HOURS'), say, end, ...(o.days > 0 ? { now: () => end } : {}) });
+      const report = await runDemo(rt, { users: o.users, seed: o.seed, quietHoursFromEnv: isExplicit(process.env, 'QUIET_HOURS'), say: tell, end, ...(o.days > 0 ? { now: () => end } : {}) });
       if (o.days === 0) {
         if (o.json) out(JSON.stringify(report));
         else printDemo(report, out);
@@ -510,12 +527,26 @@ program
       }
       if (!o.json) printDemo(report, out);
       const { simulateAfterDemo, printSimulation } = await import('./cli/simulate-command.js');
-      const sim = await simulateAfterDemo(rt, { users: o.users, seed: o.seed, days: o.days, start: end, say });
+      const sim = await simulateAfterDemo(rt, { users: o.users, seed: o.seed, days: o.days, start: end, say: tell });
       if (o.json) out(JSON.stringify({ ...report, simulation: sim }));
       else printSimulation(sim, out);
     } finally {
       await rt.close();
+      await redis.stop();
     }
+  });
+
+program
+  .command('doctor')
+  .description('check the configuration and every service it names (PostgreSQL, Redis, queues, SMTP, Slack, webhook secrets, public URL, metrics): one line each with the fix; exit 1 when any check fails')
+  .option('--json', 'machine-readable results')
+  .action(async (o: { json?: boolean }) => {
+    const { runDoctor, printDoctor } = await import('./cli/doctor.js');
+    const results = await runDoctor(process.env);
+    const passed = results.every((r) => r.status !== 'fail');
+    if (o.json) out(JSON.stringify({ ok: passed, checks: results }));
+    else printDoctor(results, out);
+    if (!passed) process.exitCode = 1;
   });
 
 program
@@ -540,7 +571,7 @@ program
   .option('--json', 'machine-readable report')
   .action(async (o: { days: number; users: number; seed: number; cycleEvery: number; policy?: 'tiers' | 'uplift' | 'auto'; start?: Date; reset?: boolean; json?: boolean }) => {
     const { runSimulateCommand, printSimulation } = await import('./cli/simulate-command.js');
-    const report = await runSimulateCommand({ ...o, env: process.env, say: o.json ? () => {} : (m) => process.stderr.write(`${m}\n`) });
+    const report = await runSimulateCommand({ ...o, env: process.env, say: o.json ? () => {} : say });
     if (o.json) out(JSON.stringify(report));
     else printSimulation(report, out);
   });

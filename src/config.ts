@@ -81,7 +81,10 @@ const spec = {
   HOST: { schema: z.string().min(1), default: '0.0.0.0' },
   PORT: { schema: int(0, 65535), default: '3000' },
   PUBLIC_BASE_URL: { schema: url(['http', 'https']).optional(), default: undefined },
-  LOG_LEVEL: { schema: logLevel, default: 'info' },
+  // Unset: info, or warn for a command a person reads on a terminal (src/cli/console.ts).
+  LOG_LEVEL: { schema: logLevel.optional(), default: undefined },
+  // auto: JSON for serve and worker and whenever stdout is not a terminal; one readable line per warning for the other commands on a terminal.
+  LOG_FORMAT: { schema: z.enum(['auto', 'json', 'pretty']), default: 'auto' },
   WEBHOOK_SECRETS: { schema: secretList, default: '' },
   WEBHOOK_TOLERANCE_SECONDS: { schema: int(1, 86_400), default: '300' },
   INGEST_MAX_BODY_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '4194304' },

@@ -80,7 +80,54 @@ function errSerializer(err: unknown): unknown {
   return redactDeep(plain);
 }
 
-export function createLogger(opts: { level: string; name?: string }, destination?: pino.DestinationStream): Logger {
+/** How log lines look: JSON for machines (services, pipes, files), one readable line for a person at a terminal. */
+export type LogFormat = 'json' | 'pretty';
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_COLOURS: Record<number, string> = { 10: '90', 20: '90', 30: '36', 40: '33', 50: '31', 60: '31' };
+/** pino's own fields, shown in the line's head or not at all. */
+const HEAD_FIELDS = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'module', 'v']);
+
+function showValue(v: unknown): string {
+  if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  if (v !== null && typeof v === 'object') {
+    const e = v as { type?: unknown; message?: unknown };
+    // A serialized error: its type and message (the stack is for JSON logs and --verbose with LOG_FORMAT=json).
+    if (typeof e.message === 'string') return JSON.stringify(`${typeof e.type === 'string' ? `${e.type}: ` : ''}${e.message}`);
+  }
+  return JSON.stringify(v) ?? String(v);
+}
+
+/**
+ * One pino JSON line as one line for a person: `12:03:04 WARN [mailer] message key=value …`.
+ * Fields are already redacted (the logger formats before it serializes); a line that is not
+ * JSON passes through unchanged.
+ */
+export function formatPrettyLine(line: string, colour = false): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.endsWith('\n') ? line : `${line}\n`;
+  }
+  const level = typeof o.level === 'number' ? o.level : 30;
+  const time = typeof o.time === 'number' ? new Date(o.time).toISOString().slice(11, 19) : '';
+  const name = LEVEL_NAMES[level] ?? String(level);
+  const head = colour ? `\x1b[${LEVEL_COLOURS[level] ?? '0'}m${name}\x1b[0m` : name;
+  const fields = Object.entries(o)
+    .filter(([k, v]) => !HEAD_FIELDS.has(k) && v !== undefined)
+    .map(([k, v]) => `${k}=${showValue(v)}`);
+  const module = typeof o.module === 'string' ? ` [${o.module}]` : '';
+  const msg = typeof o.msg === 'string' ? ` ${o.msg}` : '';
+  return `${time} ${head}${module}${msg}${fields.length ? ` ${fields.join(' ')}` : ''}\n`;
+}
+
+/** A pino destination that writes {@link formatPrettyLine} lines to `stream` (stderr by default). */
+export function prettyDestination(stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr, colour = Boolean(stream.isTTY)): pino.DestinationStream {
+  return { write: (line: string) => void stream.write(formatPrettyLine(line, colour)) };
+}
+
+export function createLogger(opts: { level: string; name?: string; format?: LogFormat; colour?: boolean }, destination?: pino.DestinationStream): Logger {
   const root = pino(
     {
       name: opts.name ?? 'rekindle',
@@ -90,7 +137,7 @@ export function createLogger(opts: { level: string; name?: string }, destination
       serializers: { err: errSerializer },
       formatters: { log: (obj) => redactDeep(obj) as Record<string, unknown> },
     },
-    destination ?? pino.destination({ dest: 2, sync: false }),
+    destination ?? (opts.format === 'pretty' ? prettyDestination(process.stderr, opts.colour ?? Boolean(process.stderr.isTTY)) : pino.destination({ dest: 2, sync: false })),
   );
   // pino never formats what log.child() binds, so redact it on the way in. Children inherit
   // from their parent (Object.create), so every descendant goes through this one method.

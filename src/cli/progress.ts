@@ -1,5 +1,6 @@
-/** Progress for long commands: a bar on a terminal, plain lines every few seconds otherwise (CI logs, pipes). */
+/** Progress for long commands: a bar on a terminal, plain lines every few seconds otherwise (CI logs, pipes); nothing with --quiet. */
 import cliProgress from 'cli-progress';
+import { consoleOptions } from './console.js';
 
 export interface Progress {
   update(done: number, total: number, label: string): void;
@@ -7,6 +8,7 @@ export interface Progress {
 }
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, intervalMs = 5000): Progress {
+  if (consoleOptions().quiet) return { update() {}, stop() {} };
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
       { stream, format: '{label} [{bar}] {percentage}% | {value}/{total}', hideCursor: true, clearOnComplete: false },

@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type Database } from '../db/client.js';
 import { assertMigrated } from '../db/migrate.js';
 import { createLogger, type Logger } from '../logger.js';
+import { logSettings } from './console.js';
 
 export interface Runtime {
   config: Config;
@@ -13,8 +14,9 @@ export interface Runtime {
 }
 
 export async function openRuntime(opts: { requireMigrated: boolean; env?: Record<string, string | undefined> }): Promise<Runtime> {
-  const config = loadConfig(opts.env ?? process.env);
-  const log = createLogger({ level: config.LOG_LEVEL });
+  const env = opts.env ?? process.env;
+  const config = loadConfig(env);
+  const log = createLogger({ ...logSettings(config), colour: !env.NO_COLOR });
   const db = await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, poolSize: config.DATABASE_POOL_SIZE });
   try {
     if (opts.requireMigrated) await assertMigrated(db);

@@ -16,8 +16,8 @@ const page = (title: string, body: string) => `<!doctype html>
 
 const INVALID = page(
   'Invalid link · 链接无效',
-  `<h1>This unsubscribe link is not valid</h1><p>It may have been altered or cut off. Please use the link from the email exactly as it was sent, or reply to the email and we will unsubscribe you.</p>
-<h1>退订链接无效</h1><p>链接可能被修改或不完整。请使用邮件中的原始链接，或直接回复邮件，我们会为你退订。</p>`,
+  `<h1>This unsubscribe link is not valid</h1><p>It may have been altered or cut off, so nothing was changed. Please open the unsubscribe link at the bottom of the email again; if your mail app breaks it across lines, copy the whole link into your browser's address bar.</p>
+<h1>退订链接无效</h1><p>链接可能被修改或不完整，因此没有做任何更改。请重新打开邮件底部的退订链接；如果邮件应用把链接截断了，请把完整链接复制到浏览器地址栏中打开。</p>`,
 );
 
 const escapeAttr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -70,7 +70,7 @@ export function unsubscribeRouter(d: UnsubscribeDeps): Router {
       }
       await unsubscribe(d.db, userId, new Date((d.now ?? Date.now)()));
       d.onUnsubscribed?.();
-      res.status(200).type('html').send(page('Unsubscribed · 已退订', `<h1>You are unsubscribed · 已退订</h1><p>We will not email you again. · 我们不会再给你发送这类邮件。</p>`));
+      res.status(200).type('html').send(page('Unsubscribed · 已退订', `<h1>You are unsubscribed · 已退订</h1><p>You will no longer receive win-back emails or coupons from us. · 你将不再收到我们的召回邮件和优惠券。</p>`));
     } catch (e) {
       next(e);
     }

@@ -43,6 +43,10 @@ describe('unsubscribe behind a path prefix, with rotated secrets', () => {
   it('accepts a link signed with any configured secret, and no other', async () => {
     const viaOld = await fetch(`${http.url}/unsubscribe?token=${signUnsubscribeToken('unsub-old', OLD)}`, { method: 'POST' });
     expect(viaOld.status).toBe(200);
+    // Issue #16: it promises what unsubscribing does (no more outreach), not "no email ever".
+    const done = await viaOld.text();
+    expect(done).toContain('You will no longer receive win-back emails or coupons from us.');
+    expect(done).not.toContain('We will not email you again');
     const [u] = await t.db.query<{ unsubscribed_at: Date | null }>(`select unsubscribed_at from users where id = 'unsub-old'`);
     expect(u!.unsubscribed_at).not.toBeNull();
     expect((await fetch(`${http.url}/unsubscribe?token=${signUnsubscribeToken('unsub-new', NEW)}`, { method: 'POST' })).status).toBe(200);
