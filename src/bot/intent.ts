@@ -570,7 +570,7 @@ const DESTRUCTIVE =
   /\b(delete|remove|drop|truncate|erase|wipe|purge|destroy|deactivate|ban|export|dump|download)\b|删除|删掉|清空|清除|移除|销毁|导出|下载|封禁|注销/;
 /** Requests to act on users (send a coupon…): the bot reports, the outreach pipeline acts. */
 const ACTION =
-  /\b(send|give|grant|issue|refund|charge|notify)\b|\bemail (them|him|her|everyone|all|users?|customers?)\b|发送|发给|发放|群发|退款|扣款|发(一|个|张|些|点)?(优惠券|券|邮件|短信|消息)|打电话/;
+  /\b(send|give|grant|issue|refund|charge|notify)\b|\bemail (them|him|her|everyone|all|users?|customers?)\b|发送|发给|发放|群发|退款|扣款|发(一|个|张|些|点|几){0,2}(优惠券|券|邮件|短信|消息)|打电话/;
 
 const OUTREACH_NOUN_EN = '(outreach|campaigns?|coupons?|e-?mails?|sending|messages?|mailings?|promos?|promotions?)';
 const OUTREACH_NOUN_ZH = '(外呼|触达|外联|发送|推送|营销|优惠券|发券|邮件|短信|活动)';
@@ -786,6 +786,69 @@ export function parseQuestion(text: string): QuestionResult {
   try {
     const intent = questionIntent(cleanText(head), lang);
     return intent ? { ok: true, intent, lang } : { ok: false, lang, reason: 'not_understood' };
+  } catch (err) {
+    if (err instanceof ParseError) return { ok: false, lang, reason: 'invalid', error: err.message };
+    throw err;
+  }
+}
+
+/**
+ * True when the rules refuse a question outright, whatever a classifier would make of it:
+ * requests to delete or export data, to act on users (send a coupon), and admin wording that
+ * is not an order ("don't pause outreach", "what if we pause outreach?"). Text is cleaned first.
+ */
+export function refusedByRules(text: string): boolean {
+  const t = cleanText(cut(text)).toLowerCase().replace(new RegExp(EMAIL.source, 'g'), ' ');
+  if (DESTRUCTIVE.test(t)) return true;
+  if ((PAUSE.test(t) || RESUME.test(t) || RESCORE.test(t)) && NOT_AN_ORDER.test(t)) return true;
+  return ACTION.test(t) && !(isPayoffQuestion(t) && QUESTION.test(t) && !extractRef(cleanText(cut(text)).toLowerCase()).ref);
+}
+
+/**
+ * The intent `kind` (chosen by the classifier or a button) with its slots read from `text` by the
+ * same extractors the rules use: segment, tier, number of users, period. `ref` is the user the
+ * question names, already resolved by the caller; intents about one user need it. A slot out of
+ * bounds ("top 500") gives `invalid` with an error naming the bound; an intent about a user
+ * without one gives `not_understood` (the caller asks which user).
+ */
+export function intentWithSlots(kind: IntentKind, text: string, lang: Lang, ref?: UserRef): QuestionResult {
+  const head = cut(text);
+  try {
+    const x = extract(cleanText(head));
+    const n = (): number => (x.n === undefined ? DEFAULT_N : checkN(x.n, x.nRaw ?? String(x.n), lang));
+    const days = (dflt: number): number => (x.days === undefined ? dflt : checkDays(x.days, x.daysRaw ?? String(x.days), lang));
+    const ok = (intent: Intent): QuestionResult => ({ ok: true, intent, lang });
+    switch (kind) {
+      case 'help':
+      case 'overview':
+      case 'segments':
+      case 'uplift':
+      case 'model':
+      case 'rescore':
+      case 'pause_outreach':
+      case 'resume_outreach':
+        return ok({ kind });
+      case 'segment':
+        return ok(x.segment ? { kind: 'segment', segment: x.segment, n: n() } : { kind: 'segments' });
+      case 'at_risk':
+        return ok({ kind: 'at_risk', n: n(), ...(x.segment && { segment: x.segment }), ...(x.tier && { tier: x.tier }) });
+      case 'count': {
+        const tier = x.tier ?? (GENERIC_AT_RISK.test(x.rest) || /risk|风险/.test(x.rest) ? 'high' : undefined);
+        return ok({ kind: 'count', ...(tier && { tier }), ...(x.segment && { segment: x.segment }) });
+      }
+      case 'user':
+      case 'why':
+      case 'recommend': {
+        const r = ref ?? x.ref;
+        return r ? ok({ kind, ref: r }) : { ok: false, lang, reason: 'not_understood' };
+      }
+      case 'campaigns':
+        return ok({ kind: 'campaigns', days: days(DEFAULT_DAYS) });
+      case 'roi':
+        return ok({ kind: 'roi', days: days(ROI_DAYS) });
+      default:
+        return assertUnreachable(kind);
+    }
   } catch (err) {
     if (err instanceof ParseError) return { ok: false, lang, reason: 'invalid', error: err.message };
     throw err;

@@ -1,0 +1,229 @@
+/**
+ * `npm run eval:bot`: trains the intent classifier on 80% of the corpus (src/bot/corpus) and
+ * measures the whole question pipeline (rules → entities → classifier → did-you-mean / refusal)
+ * on the held-out 20%. The split is by paraphrase group, stratified by language and label:
+ * near-duplicates never straddle it, so the test phrasings are ones the model never saw.
+ *
+ * Prints, per language: accuracy per intent (answered with the right intent), the share offered
+ * as a "did you mean" button instead, refusal precision/recall on the out-of-scope set, the most
+ * frequent confusion pairs, the classifier alone and a 1-nearest-neighbour baseline on the same
+ * features, and parse latency (p50/p99 over every corpus utterance) beside the targets.
+ *
+ * Ids in test questions are treated as known users (the pipeline's one DB lookup is replaced by
+ * "every id candidate exists"), so the numbers measure language, not the seed data.
+ *
+ *   npm run eval:bot [-- --seed 1] [--splits 5] [--json]
+ */
+import os from 'node:os';
+import { utterances, type Label, type Utterance } from '../src/bot/corpus/index.js';
+import { entityCandidates } from '../src/bot/entities.js';
+import { trainClassifier, type IntentClassifier } from '../src/bot/nlu.js';
+import { interpret, type Understanding } from '../src/bot/understand.js';
+import { parseQuestion } from '../src/bot/intent.js';
+import { mulberry32 } from '../src/ml/prng.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return dflt;
+  const v = Number(args[i + 1]);
+  if (!Number.isInteger(v) || v < 1) {
+    console.error(`--${name}: expected a positive integer, got ${JSON.stringify(args[i + 1] ?? '')}`);
+    process.exit(2);
+  }
+  return v;
+};
+const SEED = opt('seed', 1);
+const SPLITS = opt('splits', 5);
+const JSON_OUT = args.includes('--json');
+
+const TARGET_ACCURACY = 0.95;
+const TARGET_REFUSED = 0.95;
+const TARGET_P99_MS = 5;
+
+/** Held-out groups: 20% (at least one) of each language × label, chosen by a seeded shuffle. */
+function split(all: readonly Utterance[], seed: number): { train: Utterance[]; test: Utterance[] } {
+  const rand = mulberry32(seed);
+  const byKey = new Map<string, string[]>();
+  for (const u of all) {
+    const key = `${u.lang}:${u.label}`;
+    const gs = byKey.get(key) ?? [];
+    if (!gs.includes(u.group)) gs.push(u.group);
+    byKey.set(key, gs);
+  }
+  const test = new Set<string>();
+  for (const gs of byKey.values()) {
+    const s = [...gs];
+    for (let i = s.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [s[i], s[j]] = [s[j] as string, s[i] as string];
+    }
+    for (const g of s.slice(0, Math.max(1, Math.round(s.length * 0.2)))) test.add(g);
+  }
+  return { train: all.filter((u) => !test.has(u.group)), test: all.filter((u) => test.has(u.group)) };
+}
+
+/** The pipeline on one question, with every id candidate taken as a known user. */
+function run(c: IntentClassifier, text: string): Understanding {
+  const r = parseQuestion(text);
+  if (r.ok) return { kind: 'answer', intent: r.intent, lang: r.lang, via: 'rules' };
+  if (r.reason === 'invalid') return { kind: 'invalid', lang: r.lang, error: r.error };
+  return interpret(c, text, new Set(entityCandidates(text).ids));
+}
+
+type Outcome = 'right' | 'offered' | 'wrong' | 'refused' | 'invalid';
+
+function outcome(u: Utterance, got: Understanding): { o: Outcome; as: string } {
+  if (got.kind === 'out_of_scope') return { o: u.label === 'out_of_scope' ? 'right' : 'refused', as: 'out_of_scope' };
+  if (got.kind === 'invalid') return { o: 'invalid', as: 'invalid' };
+  if (got.kind === 'did_you_mean') return { o: got.options.some((i) => i.kind === u.label) ? 'offered' : 'wrong', as: `did_you_mean(${got.options.map((i) => i.kind).join('|')})` };
+  return { o: got.intent.kind === u.label ? 'right' : 'wrong', as: got.intent.kind };
+}
+
+function nearestNeighbour(c: IntentClassifier, train: readonly Utterance[]): (text: string) => Label {
+  const vs = train.map((u) => ({ v: c.vector(u.text), label: u.label }));
+  return (text) => {
+    const q = c.vector(text);
+    const qm = new Map<number, number>();
+    q.indices.forEach((i, k) => qm.set(i, q.values[k] as number));
+    let best = -1;
+    let label: Label = 'out_of_scope';
+    for (const { v, label: l } of vs) {
+      let s = 0;
+      v.indices.forEach((i, k) => (s += (qm.get(i) ?? 0) * (v.values[k] as number)));
+      if (s > best) [best, label] = [s, l];
+    }
+    return label;
+  };
+}
+
+interface SplitResult {
+  seed: number;
+  trainMs: number;
+  perLang: Record<'en' | 'zh', LangResult>;
+  confusions: [string, number][];
+  wrongExamples: string[];
+}
+
+interface LangResult {
+  testUtterances: number;
+  /** In-scope questions answered with the right intent. */
+  accuracy: number;
+  /** In-scope questions answered right or offered as one of the "did you mean" buttons. */
+  answeredOrOffered: number;
+  classifierOnly: number;
+  nearestNeighbour: number;
+  rulesOnly: number;
+  refusalRecall: number;
+  refusalPrecision: number;
+  perIntent: Record<string, { n: number; right: number; offered: number }>;
+}
+
+function evaluate(all: readonly Utterance[], seed: number): SplitResult {
+  const { train, test } = split(all, seed);
+  const t0 = performance.now();
+  const c = trainClassifier(train);
+  const trainMs = performance.now() - t0;
+  const nn = nearestNeighbour(c, train);
+  const confusions = new Map<string, number>();
+  const wrongExamples: string[] = [];
+  const perLang = {} as Record<'en' | 'zh', LangResult>;
+  for (const lang of ['en', 'zh'] as const) {
+    const us = test.filter((u) => u.lang === lang);
+    const perIntent: LangResult['perIntent'] = {};
+    let inScope = 0, right = 0, offered = 0, clf = 0, knn = 0, rules = 0, oos = 0, oosRefused = 0, refusedAll = 0;
+    for (const u of us) {
+      const got = run(c, u.text);
+      const { o, as } = outcome(u, got);
+      const refused = got.kind === 'out_of_scope';
+      if (refused) refusedAll++;
+      if (u.label === 'out_of_scope') {
+        oos++;
+        if (refused) oosRefused++;
+        else {
+          confusions.set(`${lang} out_of_scope → ${as}`, (confusions.get(`${lang} out_of_scope → ${as}`) ?? 0) + 1);
+          wrongExamples.push(`[${lang}] "${u.text}": want refusal, got ${as}`);
+        }
+        continue;
+      }
+      inScope++;
+      const pi = (perIntent[u.label] ??= { n: 0, right: 0, offered: 0 });
+      pi.n++;
+      if (o === 'right') (right++, pi.right++);
+      if (o === 'offered') (offered++, pi.offered++);
+      if (o !== 'right') {
+        confusions.set(`${lang} ${u.label} → ${as}`, (confusions.get(`${lang} ${u.label} → ${as}`) ?? 0) + 1);
+        if (o !== 'offered') wrongExamples.push(`[${lang}] "${u.text}": want ${u.label}, got ${as}`);
+      }
+      if (c.rank(u.text)[0]?.label === u.label) clf++;
+      if (nn(u.text) === u.label) knn++;
+      const r = parseQuestion(u.text);
+      if (r.ok && r.intent.kind === u.label) rules++;
+    }
+    perLang[lang] = {
+      testUtterances: us.length,
+      accuracy: right / inScope,
+      answeredOrOffered: (right + offered) / inScope,
+      classifierOnly: clf / inScope,
+      nearestNeighbour: knn / inScope,
+      rulesOnly: rules / inScope,
+      refusalRecall: oos > 0 ? oosRefused / oos : Number.NaN,
+      refusalPrecision: refusedAll > 0 ? oosRefused / refusedAll : Number.NaN,
+      perIntent,
+    };
+  }
+  return { seed, trainMs, perLang, confusions: [...confusions].sort((a, b) => b[1] - a[1]), wrongExamples };
+}
+
+function latency(all: readonly Utterance[]): { p50: number; p99: number; max: number; n: number } {
+  const c = trainClassifier(all);
+  const ms: number[] = [];
+  for (let rep = 0; rep < 3; rep++) {
+    for (const u of all) {
+      const t = performance.now();
+      run(c, u.text);
+      ms.push(performance.now() - t);
+    }
+  }
+  ms.sort((a, b) => a - b);
+  const q = (p: number) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))] as number;
+  return { p50: q(0.5), p99: q(0.99), max: ms[ms.length - 1] as number, n: ms.length };
+}
+
+const pct = (x: number) => (Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`);
+const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
+
+const all = utterances();
+const results = Array.from({ length: SPLITS }, (_, i) => evaluate(all, SEED + i));
+const lat = latency(all);
+const first = results[0] as SplitResult;
+const mean = (f: (r: SplitResult) => number) => results.reduce((s, r) => s + f(r), 0) / results.length;
+
+if (JSON_OUT) {
+  console.log(JSON.stringify({ cores: os.cpus().length, corpus: all.length, splits: results, latency: lat }, null, 2));
+} else {
+  const counts = new Map<string, number>();
+  for (const u of all) counts.set(`${u.lang}:${u.label}`, (counts.get(`${u.lang}:${u.label}`) ?? 0) + 1);
+  const minPer = Math.min(...counts.values());
+  console.log(`corpus: ${all.length} utterances, ${new Set(all.map((u) => u.group)).size} paraphrase groups, ≥${minPer} per label per language; cores: ${os.cpus().length}; node ${process.version}`);
+  console.log(`split: 80/20 by paraphrase group, stratified by language × label; seed ${first.seed} in detail, ${SPLITS} seeds averaged`);
+  console.log(`training on the train split: ${first.trainMs.toFixed(0)} ms\n`);
+  for (const lang of ['en', 'zh'] as const) {
+    const r = first.perLang[lang];
+    console.log(`── ${lang} (seed ${first.seed}: ${r.testUtterances} held-out utterances)`);
+    console.log('intent              n   right  offered');
+    for (const [intent, v] of Object.entries(r.perIntent).sort()) {
+      console.log(`${intent.padEnd(18)} ${String(v.n).padStart(3)}  ${pct(v.right / v.n).padStart(6)}  ${pct(v.offered / v.n).padStart(6)}`);
+    }
+    console.log(`pipeline accuracy (answered right)   ${pct(r.accuracy)}   mean of ${SPLITS} seeds ${pct(mean((x) => x.perLang[lang].accuracy))}   target ≥${pct(TARGET_ACCURACY)}: ${mark(mean((x) => x.perLang[lang].accuracy) >= TARGET_ACCURACY)}`);
+    console.log(`answered right or offered as button  ${pct(r.answeredOrOffered)}   mean ${pct(mean((x) => x.perLang[lang].answeredOrOffered))}`);
+    console.log(`out-of-scope refused (recall)        ${pct(r.refusalRecall)}   mean ${pct(mean((x) => x.perLang[lang].refusalRecall))}   target ≥${pct(TARGET_REFUSED)}: ${mark(mean((x) => x.perLang[lang].refusalRecall) >= TARGET_REFUSED)}`);
+    console.log(`refusal precision                    ${pct(r.refusalPrecision)}   mean ${pct(mean((x) => x.perLang[lang].refusalPrecision))}`);
+    console.log(`baselines (same split): rules alone ${pct(r.rulesOnly)}, softmax classifier alone ${pct(r.classifierOnly)}, 1-NN cosine ${pct(r.nearestNeighbour)}`);
+    console.log(`             mean of ${SPLITS}: rules ${pct(mean((x) => x.perLang[lang].rulesOnly))}, softmax ${pct(mean((x) => x.perLang[lang].classifierOnly))}, 1-NN ${pct(mean((x) => x.perLang[lang].nearestNeighbour))}\n`);
+  }
+  console.log('top confusion pairs (seed detail):');
+  for (const [pair, n] of first.confusions.slice(0, 15)) console.log(`  ${String(n).padStart(2)}× ${pair}`);
+  if (args.includes('--wrong')) for (const w of first.wrongExamples) console.log(`  ${w}`);
+  console.log(`\nparse latency (rules + entities + classifier, no DB), ${lat.n} parses: p50 ${lat.p50.toFixed(3)} ms, p99 ${lat.p99.toFixed(3)} ms, max ${lat.max.toFixed(2)} ms; target p99 < ${TARGET_P99_MS} ms: ${mark(lat.p99 < TARGET_P99_MS)}`);
+}
