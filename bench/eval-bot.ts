@@ -18,7 +18,7 @@ import os from 'node:os';
 import { utterances, type Label, type Utterance } from '../src/bot/corpus/index.js';
 import { entityCandidates } from '../src/bot/entities.js';
 import { trainClassifier, type IntentClassifier } from '../src/bot/nlu.js';
-import { interpret, type Understanding } from '../src/bot/understand.js';
+import { fromRules, interpret, type Understanding } from '../src/bot/understand.js';
 import { parseQuestion } from '../src/bot/intent.js';
 import { mulberry32 } from '../src/ml/prng.js';
 
@@ -66,7 +66,7 @@ function split(all: readonly Utterance[], seed: number): { train: Utterance[]; t
 /** The pipeline on one question, with every id candidate taken as a known user. */
 function run(c: IntentClassifier, text: string): Understanding {
   const r = parseQuestion(text);
-  if (r.ok) return { kind: 'answer', intent: r.intent, lang: r.lang, via: 'rules' };
+  if (r.ok) return fromRules(c, text, r.intent, r.lang);
   if (r.reason === 'invalid') return { kind: 'invalid', lang: r.lang, error: r.error };
   return interpret(c, text, new Set(entityCandidates(text).ids));
 }

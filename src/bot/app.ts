@@ -16,7 +16,7 @@ import { ConfigError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import { createInsights } from '../services/insights.js';
 import { accessMiddleware, policyFromConfig, viewerOf, type Viewer } from './access.js';
-import { detectLang } from './intent.js';
+import { cleanText, detectLang } from './intent.js';
 import { answerIntent, type Answer, type AnswerDeps, type Chart } from './answers.js';
 import { context as contextBlock, texts, withExamples } from './blocks.js';
 import { DIGEST_ACTIONS, handleDigestClick, postDigest, type DigestActionId } from './digest.js';
@@ -54,6 +54,15 @@ export const AGGREGATE_CACHE_MS = 5 * 60_000;
 
 /** Slash command the manifest registers. */
 export const SLASH_COMMAND = '/retain';
+
+/**
+ * A slash command's text read as a question when it is not a subcommand: two words or more, or
+ * any Chinese. A single mistyped word ("overveiw") keeps the command parser's own "did you mean".
+ */
+function isQuestionLike(text: string): boolean {
+  const t = cleanText(text).replace(/^\/?retain\b\s?/i, '');
+  return t.split(' ').filter((w) => w.length > 0).length >= 2 || detectLang(t) === 'zh';
+}
 
 export function createSlackBot(o: SlackBotOptions): SlackBot {
   const c = o.config;
@@ -164,7 +173,7 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     // Not a subcommand ("/retain courses for u1074"): read it as a question; its error stays
     // the answer unless the question is understood or worth a "did you mean".
     let a: Answer | undefined;
-    if (!parsed.ok) {
+    if (!parsed.ok && isQuestionLike(command.text ?? '')) {
       const u = await understand(understandDeps, command.text ?? '').catch((err: unknown) => {
         log.error({ err, actor: viewer.actor }, 'understanding the command failed');
         return undefined;

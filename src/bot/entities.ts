@@ -21,7 +21,7 @@ const TOKEN = /[A-Za-z0-9_.:#-]{1,128}/g;
 /** Letters and digits mixed ("u1074", "a3f9c2", "user_42"): an id by its shape. */
 const MIXED = /^(?=[A-Za-z0-9_.:-]{0,127}\d)(?=[A-Za-z0-9_.:-]{0,127}[A-Za-z])[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 /** Shapes that are numbers with a unit or a count, not ids: 30d, 7days, 2weeks, top20, q3, 3pm, 1st. */
-const NOT_AN_ID = /^(\d{1,6}(d|h|m|w|y|s|k|x|am|pm|st|nd|rd|th|days?|weeks?|months?|years?|mins?|hrs?|%)|top\d{1,6}|q[1-4]|p\d{1,3}|v\d{1,3}|[a-z]{1,3}\d{1,2}[a-z]?|h\d)$/i;
+const NOT_AN_ID = /^(\d{1,6}(d|h|m|w|y|s|k|x|am|pm|st|nd|rd|th|days?|weeks?|months?|years?|mins?|hrs?|%)|top\d{1,6}|q[1-4])$/i;
 /** Words after a bare number that make it a count or a period, not an id. */
 const UNIT_AFTER = /^\s{0,3}(个|位|名|人|条|天|日|周|月|年|次|%|days?\b|weeks?\b|months?\b|years?\b|users?\b|customers?\b|people\b|percent\b)/iu;
 /** Words before a bare number that make it a count ("top 20", "前 20", "last 30"). */
@@ -38,7 +38,7 @@ export interface Candidates {
  * The entity candidates of a question. A token is an id candidate when it mixes letters and
  * digits (`u1074`, `a3f9c2`, `user_42`), is a UUID, or is a bare number (`42`) not used as a
  * count or a period ("top 20", "30 days", "20 个"). Short unit-like shapes (`30d`, `q3`, `3pm`)
- * are not candidates. Text is cleaned (and cut to 500 characters) first.
+ * are not candidates; short ids like `u7` are (the lookup decides). Text is cleaned (and cut to 500 characters) first.
  */
 export function entityCandidates(text: string): Candidates {
   const t = cleanText(text);

@@ -98,11 +98,24 @@ export interface UnderstandDeps {
 export async function understand(d: UnderstandDeps, text: string): Promise<Understanding> {
   const head = text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
   const rules = parseQuestion(head);
-  if (rules.ok) return { kind: 'answer', intent: rules.intent, lang: rules.lang, via: 'rules' };
+  if (rules.ok) return fromRules(d.classifier, head, rules.intent, rules.lang);
   if (rules.reason === 'invalid') return { kind: 'invalid', lang: rules.lang, error: rules.error };
   const c = entityCandidates(head);
   const known = c.ids.length > 0 ? await d.knownUserIds(c.ids) : new Set<string>();
   return interpret(d.classifier, head, known);
+}
+
+/**
+ * A question the rules parsed. Their "user card" for a question naming a user is a default, not
+ * a reading ("what would alice@… enjoy next" has no recommend keyword): there the classifier
+ * picks between card, explanation and recommendations when it is confident.
+ */
+export function fromRules(classifier: IntentClassifier, text: string, intent: Intent, lang: Lang): Understanding {
+  if (intent.kind === 'user') {
+    const best = classifier.rank(text).find((r) => USER_INTENTS.includes(r.label as IntentKind));
+    if (best && best.label !== 'user' && best.p >= ACCEPT) return { kind: 'answer', intent: { kind: best.label as 'why' | 'recommend', ref: intent.ref }, lang, via: 'classifier' };
+  }
+  return { kind: 'answer', intent, lang, via: 'rules' };
 }
 
 /**
@@ -156,7 +169,7 @@ export function interpret(classifier: IntentClassifier, text: string, known: Rea
  * is sure ({@link ACCEPT_NO_DOMAIN}) and is never offered as "did you mean".
  */
 const DOMAIN =
-  /\b(users?|customers?|members?|people|learners?|students?|segments?|cohorts?|groups?|personas?|rfm|champions?|loyal|hibernating|dormant|risk\w{0,3}|churn\w{0,3}|retention|retain|leav\w{1,3}|lapse|lost|coupons?|vouchers?|discounts?|promos?|promotions?|campaigns?|outreach|e-?mails?|messages?|sending|offers?|uplift|lift|holdout|control|treated|incremental\w{0,3}|roi|revenue|profit\w{0,4}|money|worth|model|auc|accura\w{1,4}|predictions?|scor\w{1,4}|rescore|overview|summary|dashboard|kpis?|metrics|numbers|status|picture|help|commands?|usage|recommend\w{0,7}|courses?|help)\b|用户|客户|会员|学员|分群|人群|群|画像|风险|流失|留存|券|折扣|活动|营销|触达|外呼|邮件|短信|推送|提升|增量|对照|回报|收入|收益|赚|亏|划算|值|模型|准确|预测|评分|打分|重算|概览|总览|概况|整体|大盘|指标|数据|帮助|命令|说明|功能|推荐|课|/u;
+  /\b(users?|customers?|members?|people|learners?|students?|segments?|cohorts?|groups?|personas?|rfm|champions?|loyal|hibernating|dormant|risk\w{0,3}|churn\w{0,3}|retention|retain|leav\w{1,3}|lapse|lost|coupons?|vouchers?|discounts?|promos?|promotions?|campaigns?|outreach|e-?mails?|messages?|sending|offers?|uplift|lift|holdout|control|treated|incremental\w{0,3}|roi|revenue|profit\w{0,4}|money|worth|model|auc|accura\w{1,4}|predictions?|scor\w{1,4}|rescore|overview|summary|dashboard|kpis?|metrics|numbers|status|picture|help|commands?|usage|recommend\w{0,7}|courses?)\b|用户|客户|会员|学员|分群|人群|群|画像|风险|流失|留存|券|折扣|活动|营销|触达|外呼|邮件|短信|推送|提升|增量|对照|回报|收入|收益|赚|亏|划算|值|模型|准确|预测|评分|打分|重算|概览|总览|概况|整体|大盘|指标|数据|帮助|命令|说明|功能|推荐|课/u;
 
 /** Probability needed to answer a question without a domain word. */
 export const ACCEPT_NO_DOMAIN = 0.85;
