@@ -5,8 +5,9 @@
  * a second. Deterministic: same corpus, same model.
  *
  * Features of a question: the text cleaned (Slack markup undone, NFKC), lower-cased, entities
- * masked ({@link maskEntities}), then every character 1- to 4-gram of ` text `, and every
- * Latin word. TF is sublinear (1 + ln tf), IDF smoothed, and each vector has unit length.
+ * masked ({@link maskEntities}), then every character 1- to 3-gram of ` text `, and every
+ * Latin word and entity placeholder. (1–3-grams measured best of 1–3, 1–4, 2–4 and 1–5, with or
+ * without word bigrams, within ±1.5 points of each other: the corpus, not the features, limits it.) TF is sublinear (1 + ln tf), IDF smoothed, and each vector has unit length.
  */
 import { fitSoftmax, SoftmaxModel, type SparseRow } from '../ml/softmax.js';
 import type { Label, Utterance } from './corpus/index.js';
@@ -24,14 +25,14 @@ export function rawFeatures(text: string): Map<string, number> {
   const counts = new Map<string, number>();
   const add = (k: string) => counts.set(k, (counts.get(k) ?? 0) + 1);
   const chars = Array.from(t);
-  for (let n = 1; n <= 4; n++) {
+  for (let n = 1; n <= 3; n++) {
     for (let i = 0; i + n <= chars.length; i++) {
       const g = chars.slice(i, i + n).join('');
       if (n === 1 && g === ' ') continue;
       add(`c${g}`);
     }
   }
-  for (const w of t.match(/[a-z']{2,30}/g) ?? []) add(`w${w}`);
+  for (const w of t.match(/[a-z']{2,30}|ⓤ|ⓔ/g) ?? []) add(`w${w}`);
   return counts;
 }
 

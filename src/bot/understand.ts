@@ -105,15 +105,31 @@ export async function understand(d: UnderstandDeps, text: string): Promise<Under
   return interpret(d.classifier, head, known);
 }
 
+/** Classifier probability above which it overrules a reading of the rules (measured: see README). */
+export const OVERRULE = 0.9;
+
 /**
- * A question the rules parsed. Their "user card" for a question naming a user is a default, not
- * a reading ("what would alice@… enjoy next" has no recommend keyword): there the classifier
- * picks between card, explanation and recommendations when it is confident.
+ * A question the rules parsed. The rules stay the shortcut, but two of their readings yield to a
+ * confident classifier: the "user card" they default to for a question naming a user ("what
+ * would alice@… enjoy next" has no recommend keyword), and any non-admin reading the classifier
+ * contradicts with p ≥ {@link OVERRULE} (on held-out phrasings the rules are right 86% of the
+ * time; overruling at 0.9 measured +3.5 points on the questions they answer). Admin readings of
+ * the rules are never overruled, and the classifier never turns a question into an admin one.
  */
 export function fromRules(classifier: IntentClassifier, text: string, intent: Intent, lang: Lang): Understanding {
-  if (intent.kind === 'user') {
-    const best = classifier.rank(text).find((r) => USER_INTENTS.includes(r.label as IntentKind));
-    if (best && best.label !== 'user' && best.p >= ACCEPT) return { kind: 'answer', intent: { kind: best.label as 'why' | 'recommend', ref: intent.ref }, lang, via: 'classifier' };
+  if (ADMIN_INTENTS.includes(intent.kind)) return { kind: 'answer', intent, lang, via: 'rules' };
+  const ranked = classifier.rank(text);
+  const ref = 'ref' in intent ? intent.ref : undefined;
+  if (ref) {
+    const best = ranked.find((r) => USER_INTENTS.includes(r.label as IntentKind));
+    if (intent.kind === 'user' && best && best.label !== 'user' && best.p >= ACCEPT) return { kind: 'answer', intent: { kind: best.label as 'why' | 'recommend', ref }, lang, via: 'classifier' };
+    return { kind: 'answer', intent, lang, via: 'rules' };
+  }
+  const top = ranked[0] as Ranked;
+  if (top.p >= OVERRULE && top.label !== intent.kind && !ADMIN_INTENTS.includes(top.label as IntentKind) && !USER_INTENTS.includes(top.label as IntentKind)) {
+    if (top.label === 'out_of_scope') return outOfScope(ranked, lang);
+    const r = intentWithSlots(top.label as IntentKind, text, lang);
+    if (r.ok) return { kind: 'answer', intent: r.intent, lang, via: 'classifier' };
   }
   return { kind: 'answer', intent, lang, via: 'rules' };
 }
@@ -122,7 +138,13 @@ export function fromRules(classifier: IntentClassifier, text: string, intent: In
  * The decision of {@link understand} after the rules said "not understood", given which id
  * candidates are known users. Pure: the evaluation calls it directly.
  */
-export function interpret(classifier: IntentClassifier, text: string, known: ReadonlySet<string>): Understanding {
+export interface Thresholds {
+  readonly accept: number;
+  readonly second: number;
+  readonly acceptNoDomain: number;
+}
+
+export function interpret(classifier: IntentClassifier, text: string, known: ReadonlySet<string>, th: Thresholds = { accept: ACCEPT, second: SECOND, acceptNoDomain: ACCEPT_NO_DOMAIN }): Understanding {
   const lang = detectLang(text);
   const ranked = classifier.rank(text);
   if (refusedByRules(text) || !/[a-z]|\p{Script=Han}/iu.test(cleanText(text))) return outOfScope(ranked, lang);
@@ -131,7 +153,7 @@ export function interpret(classifier: IntentClassifier, text: string, known: Rea
   const userMass = ranked.reduce((s, r) => s + (USER_INTENTS.includes(r.label as IntentKind) ? r.p : 0), 0);
   // Ids by their shape (u1074, a3f9c2, a UUID) name a user wherever they stand; a bare number
   // does only when the wording is about a user ("what's up with 42", not "what is 2+2").
-  const id = c.ids.find((i) => known.has(i) && (!/^\d{1,20}$/.test(i) || userMass >= ACCEPT));
+  const id = c.ids.find((i) => known.has(i) && (!/^\d{1,20}$/.test(i) || userMass >= th.accept));
   const ref: UserRef | undefined = id !== undefined ? { kind: 'id', value: id } : c.emails[0] !== undefined ? { kind: 'email', value: c.emails[0] } : undefined;
 
   if (ref) {
@@ -152,15 +174,16 @@ export function interpret(classifier: IntentClassifier, text: string, known: Rea
   if (best.label === 'out_of_scope') return outOfScope(ranked, lang);
   // Without a word of the bot's domain (users, risk, coupons, 分群, 券…), only a sure reading is
   // answered: "今天天气怎么样" reads like "今天数据怎么样" to character n-grams.
-  const accept = DOMAIN.test(cleanText(text).toLowerCase()) ? ACCEPT : ACCEPT_NO_DOMAIN;
+  const domain = DOMAIN.test(cleanText(text).toLowerCase());
+  const accept = domain ? th.accept : th.acceptNoDomain;
   const offerable = rest.filter((r) => r.label !== 'out_of_scope');
   if (best.p >= accept) {
     if (ADMIN_INTENTS.includes(best.label as IntentKind)) return didYouMean([best.label as IntentKind], text, lang);
     return slotted(best.label as IntentKind, text, lang);
   }
   const [first, second] = offerable as [Ranked, Ranked | undefined];
-  if (accept === ACCEPT && first.p >= SECOND && second && second.p >= SECOND) return didYouMean([first.label as IntentKind, second.label as IntentKind], text, lang);
-  if (accept === ACCEPT && first.p >= ACCEPT / 2) return didYouMean([first.label as IntentKind], text, lang);
+  if (domain && first.p >= th.second && second && second.p >= th.second) return didYouMean([first.label as IntentKind, second.label as IntentKind], text, lang);
+  if (domain && first.p >= th.accept / 2) return didYouMean([first.label as IntentKind], text, lang);
   return outOfScope(ranked, lang);
 }
 
@@ -169,7 +192,7 @@ export function interpret(classifier: IntentClassifier, text: string, known: Rea
  * is sure ({@link ACCEPT_NO_DOMAIN}) and is never offered as "did you mean".
  */
 const DOMAIN =
-  /\b(users?|customers?|members?|people|learners?|students?|segments?|cohorts?|groups?|personas?|rfm|champions?|loyal|hibernating|dormant|risk\w{0,3}|churn\w{0,3}|retention|retain|leav\w{1,3}|lapse|lost|coupons?|vouchers?|discounts?|promos?|promotions?|campaigns?|outreach|e-?mails?|messages?|sending|offers?|uplift|lift|holdout|control|treated|incremental\w{0,3}|roi|revenue|profit\w{0,4}|money|worth|model|auc|accura\w{1,4}|predictions?|scor\w{1,4}|rescore|overview|summary|dashboard|kpis?|metrics|numbers|status|picture|help|commands?|usage|recommend\w{0,7}|courses?)\b|用户|客户|会员|学员|分群|人群|群|画像|风险|流失|留存|券|折扣|活动|营销|触达|外呼|邮件|短信|推送|提升|增量|对照|回报|收入|收益|赚|亏|划算|值|模型|准确|预测|评分|打分|重算|概览|总览|概况|整体|大盘|指标|数据|帮助|命令|说明|功能|推荐|课/u;
+  /\b(users?|customers?|members?|people|learners?|students?|segments?|cohorts?|groups?|personas?|rfm|champions?|loyal|hibernating|dormant|risk\w{0,3}|churn\w{0,3}|retention|retain|leav\w{1,3}|lapse|lost|coupons?|vouchers?|discounts?|promos?|promotions?|campaigns?|outreach|e-?mails?|messages?|sending|offers?|uplift|lift|holdout|control|treated|incremental\w{0,3}|roi|revenue|profit\w{0,4}|money|worth|model|auc|accura\w{1,4}|predictions?|scor\w{1,4}|rescore|overview|summary|dashboard|kpis?|metrics|numbers|status|picture|help|commands?|usage|recommend\w{0,7}|courses?|options|menu|manual|docs?|documentation|examples?|capab\w{1,6}|features|health\w{0,2}|snapshot|weekly|things|going)\b|用户|客户|会员|学员|分群|人群|群|画像|风险|流失|留存|券|折扣|活动|营销|触达|外呼|邮件|短信|推送|提升|增量|对照|回报|收入|收益|赚|亏|划算|值|模型|准确|预测|评分|打分|重算|概览|总览|概况|整体|大盘|指标|数据|帮助|命令|说明|功能|推荐|课|例子|示例|菜单|选项|文档|入门|能力|本事|怎么用|健康|快照|本周|这周|情况|状态/u;
 
 /** Probability needed to answer a question without a domain word. */
 export const ACCEPT_NO_DOMAIN = 0.85;
