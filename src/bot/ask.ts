@@ -34,6 +34,9 @@ export function describeIntent(i: Intent, lang: Lang): string {
       case 'uplift': return '触达组 vs 对照组';
       case 'roi': return `最近 ${i.days} 天发券的投入产出`;
       case 'model': return '模型效果';
+      case 'segment_change': return '上次评分以来的分群变化';
+      case 'risk_trend': return `最近 ${i.runs} 次评分的高风险人数`;
+      case 'compare_segments': return `${seg(i.a)}对比${seg(i.b)}`;
       case 'rescore': return '重新评分（管理员）';
       case 'pause_outreach': return '暂停外呼（管理员）';
       case 'resume_outreach': return '恢复外呼（管理员）';
@@ -53,6 +56,9 @@ export function describeIntent(i: Intent, lang: Lang): string {
     case 'uplift': return 'Treated vs holdout';
     case 'roi': return `Did the coupons pay off (last ${i.days} days)`;
     case 'model': return 'Model quality';
+    case 'segment_change': return 'Segment changes since the last run';
+    case 'risk_trend': return `High-risk users over the last ${i.runs} runs`;
+    case 'compare_segments': return `${seg(i.a)} vs ${seg(i.b)}`;
     case 'rescore': return 'Rescore everyone (admin)';
     case 'pause_outreach': return 'Pause outreach (admin)';
     case 'resume_outreach': return 'Resume outreach (admin)';

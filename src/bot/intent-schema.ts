@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { RISK_TIERS } from '../domain/risk.js';
 import { RFM_SEGMENTS } from '../ml/rfm.js';
-import { MAX_DAYS, MAX_N, type Intent } from './intent.js';
+import { MAX_DAYS, MAX_N, MAX_RUNS, type Intent } from './intent.js';
 
 const segment = z.enum(RFM_SEGMENTS);
 const tier = z.enum(RISK_TIERS);
@@ -28,6 +28,9 @@ export const IntentSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('uplift') }).strict(),
   z.object({ kind: z.literal('roi'), days }).strict(),
   z.object({ kind: z.literal('model') }).strict(),
+  z.object({ kind: z.literal('segment_change') }).strict(),
+  z.object({ kind: z.literal('risk_trend'), runs: z.number().int().min(2).max(MAX_RUNS) }).strict(),
+  z.object({ kind: z.literal('compare_segments'), a: segment, b: segment }).strict(),
   z.object({ kind: z.literal('rescore') }).strict(),
   z.object({ kind: z.literal('pause_outreach') }).strict(),
   z.object({ kind: z.literal('resume_outreach') }).strict(),

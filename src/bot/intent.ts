@@ -44,6 +44,12 @@ export type Intent =
   /** "Did the coupons pay off?": net incremental revenue, cost and ROI over the last `days` days. */
   | { readonly kind: 'roi'; readonly days: number }
   | { readonly kind: 'model' }
+  /** Segment sizes now beside the previous run: largest, grew most, shrank most. */
+  | { readonly kind: 'segment_change' }
+  /** The high-risk count over the last `runs` rescore runs, from their stored aggregates. */
+  | { readonly kind: 'risk_trend'; readonly runs: number }
+  /** Two segments side by side: users, high risk, mean churn, value at risk. */
+  | { readonly kind: 'compare_segments'; readonly a: RfmSegment; readonly b: RfmSegment }
   | { readonly kind: 'rescore' }
   | { readonly kind: 'pause_outreach' }
   | { readonly kind: 'resume_outreach' };
@@ -75,6 +81,9 @@ export const DEFAULT_DAYS = 30;
  */
 export const ROI_DAYS = 90;
 export const MAX_DAYS = 365;
+/** Runs a trend shows when the asker gives no number, and at most. */
+export const DEFAULT_RUNS = 10;
+export const MAX_RUNS = 30;
 /** Characters of a message or command the parser reads; the rest is ignored. No question needs more. */
 export const MAX_TEXT = 500;
 /** Characters of a typed token echoed back in an error message. */
@@ -370,6 +379,8 @@ const MSG = {
     daysBound: (v: string) => `the number of days must be a whole number from 1 to ${MAX_DAYS}, got ${echo(v)}`,
     badRef: (v: string) => `"${echo(v)}" is neither a user id nor an email address`,
     twoNumbers: 'give at most one number',
+    runsBound: (v: string) => `the number of runs must be a whole number from 2 to ${MAX_RUNS}, got ${echo(v)}`,
+    twoSegments: 'name two segments to compare, e.g. "compare champions and loyal"',
   },
   zh: {
     unknownCommand: (c: string, guess?: string) =>
@@ -380,6 +391,8 @@ const MSG = {
     daysBound: (v: string) => `天数必须是 1 到 ${MAX_DAYS} 之间的整数，收到的是 ${echo(v)}`,
     badRef: (v: string) => `“${echo(v)}”既不是用户 ID 也不是邮箱地址`,
     twoNumbers: '最多只能给一个数字',
+    runsBound: (v: string) => `评分次数必须是 2 到 ${MAX_RUNS} 之间的整数，收到的是 ${echo(v)}`,
+    twoSegments: '请给出两个要对比的分群，例如“核心用户和忠诚用户对比”',
   },
 } as const;
 
@@ -387,6 +400,11 @@ class ParseError extends Error {}
 
 function checkN(value: number, raw: string, lang: Lang): number {
   if (!Number.isInteger(value) || value < 1 || value > MAX_N) throw new ParseError(MSG[lang].nBound(raw));
+  return value;
+}
+
+function checkRuns(value: number, raw: string, lang: Lang): number {
+  if (!Number.isInteger(value) || value < 2 || value > MAX_RUNS) throw new ParseError(MSG[lang].runsBound(raw));
   return value;
 }
 
@@ -641,6 +659,27 @@ const TIER_PATTERNS: readonly (readonly [RegExp, RiskTier])[] = [
   [/\blow[ -]?(churn )?risk\b|低风险|低危/, 'low'],
 ];
 
+const COMPARE = /\b(compare|comparison|vs\.?|versus|against|side by side|difference between)\b|对比|比较|相比|\bvs\b/;
+const TREND =
+  /\btrend(s|ing)?\b|\bover time\b|\b(last|past|previous|recent) (\d{1,2} |few |several )?(runs|rescores|scorings)\b|\bper run\b|\bacross runs\b|\bhistory\b|\bchanged? over\b|趋势|走势|历次|每次评分|最近几次|最近\s{0,3}(\d{1,2}|[一二两三四五六七八九十]{1,3})\s{0,3}次|历史/;
+const CHANGE =
+  /\b(grew|grown|grow|grows|growing|shrank|shrunk|shrink|shrinks|shrinking|increased|decreased|declined|dropped|rose|gained|lost the most)\b|\bbiggest (change|gain|drop|increase|decrease|mover)s?\b|\bchanged (the )?most\b|\bsince (the )?(last|previous) (run|rescore|scoring|time)\b|增长最多|增加最多|减少最多|下降最多|变化最大|涨得最多|跌得最多|缩水|比上次|较上次|上次评分以来|变多|变少/;
+const SEGMENT_WORD = /\b(segments?|cohorts?|groups?|personas?)\b|分群|人群|群体|哪个群|哪些群/;
+const SINCE_LAST_RUN = /\bsince (the )?(last|previous) (run|rescore|scoring)\b|上次评分以来|比上次|较上次/;
+
+/** Two different segments named in `t` (lower-cased), in the order written; undefined otherwise. */
+function twoSegments(t: string): readonly [RfmSegment, RfmSegment] | undefined {
+  const first = extractSegment(t);
+  if (!first.segment) return undefined;
+  const second = extractSegment(first.rest);
+  if (!second.segment || second.segment === first.segment) return undefined;
+  const at = (seg: RfmSegment) => {
+    const names = SEGMENT_NAMES.filter((n) => n.segment === seg).map((n) => t.replace(/'/g, '').replace(/[_-]/g, ' ').indexOf(n.name)).filter((i) => i >= 0);
+    return names.length ? Math.min(...names) : 0;
+  };
+  return at(first.segment) <= at(second.segment) ? [first.segment, second.segment] : [second.segment, first.segment];
+}
+
 /** Generic "at risk" wording that, in a count, means the high tier (see parseQuestion). */
 const GENERIC_AT_RISK = /\bat risk\b|\brisky\b|\bchurn risk\b|\b(likely|about|going) to churn\b|有流失风险|流失风险|可能流失|会流失|要流失|即将流失/;
 
@@ -844,6 +883,15 @@ export function intentWithSlots(kind: IntentKind, text: string, lang: Lang, ref?
       }
       case 'campaigns':
         return ok({ kind: 'campaigns', days: days(DEFAULT_DAYS) });
+      case 'segment_change':
+        return ok({ kind: 'segment_change' });
+      case 'risk_trend':
+        return ok({ kind: 'risk_trend', runs: x.n === undefined ? DEFAULT_RUNS : checkRuns(x.n, x.nRaw ?? String(x.n), lang) });
+      case 'compare_segments': {
+        const two = twoSegments(cleanText(head).toLowerCase());
+        if (!two) throw new ParseError(MSG[lang].twoSegments);
+        return ok({ kind: 'compare_segments', a: two[0], b: two[1] });
+      }
       case 'roi':
         return ok({ kind: 'roi', days: days(ROI_DAYS) });
       default:
@@ -882,6 +930,13 @@ function questionIntent(text: string, lang: Lang): Intent | undefined {
   }
   // Before the others: "coupon ROI" names campaigns, "the coupon offer paid off?" an offer.
   if (payoff) return { kind: 'roi', days: x.days === undefined ? ROI_DAYS : checkDays(x.days, x.daysRaw ?? String(x.days), lang) };
+  // Across runs: two segments compared, how the high-risk count moved, which segment changed.
+  const two = twoSegments(text.toLowerCase());
+  if (two && COMPARE.test(t)) return { kind: 'compare_segments', a: two[0], b: two[1] };
+  if (TREND.test(t) && (x.tier !== undefined || RISK.test(t))) {
+    return { kind: 'risk_trend', runs: x.n === undefined ? DEFAULT_RUNS : checkRuns(x.n, x.nRaw ?? String(x.n), lang) };
+  }
+  if (CHANGE.test(t) && (SEGMENT_WORD.test(t) || SINCE_LAST_RUN.test(t))) return { kind: 'segment_change' };
   // "why are users churning?", "recommend courses for champions": explanations and
   // recommendations exist per user only, and guessing another answer would mislead.
   if ((WHY.test(r) && RISK.test(r)) || RECOMMEND.test(r)) return undefined;

@@ -771,6 +771,54 @@ describe('Slack bot over a seeded, scored database', () => {
     expect(enqueued.length).toBe(before + 1);
   });
 
+  it('answers across runs from the stored per-run aggregates: segment changes, the high-risk trend with a chart, two segments compared', async () => {
+    // Expected numbers straight from score_aggregates' cells, summed in SQL here.
+    const runs = await db.query<{ id: number; high: number }>(
+      `select r.id, (select coalesce(sum((c->>'users')::int), 0) from jsonb_array_elements(a.cells) c where c->>'tier' = 'high')::int as high
+       from model_runs r join score_aggregates a on a.model_run_id = r.id where r.kind = 'rescore' and r.status = 'done' order by r.id`,
+    );
+    expect(runs.length).toBeGreaterThanOrEqual(2); // run1, and the digest test's later run
+    const seg = async (runId: number) =>
+      new Map(
+        (
+          await db.query<{ segment: string; users: number }>(
+            `select c->>'segment' as segment, sum((c->>'users')::int)::int as users from score_aggregates a, jsonb_array_elements(a.cells) c
+             where a.model_run_id = $1 and c->>'segment' is not null group by 1`,
+            [runId],
+          )
+        ).map((r) => [r.segment, r.users]),
+      );
+    const [prev, last] = [await seg(runs.at(-2)!.id), await seg(runs.at(-1)!.id)];
+    const changes = [...last].map(([s, n]) => [s, n - (prev.get(s) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
+    const largest = [...last].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]!;
+    const change = await dm('which segment grew most since the last run?');
+    const label = (s: string) => RFM_SEGMENT_LABELS[s as keyof typeof RFM_SEGMENT_LABELS].en;
+    expect(change.all).toContain(`Largest: *${label(largest[0])}* (${en.int(largest[1])} users)`);
+    if (changes[0]![1] > 0) expect(change.all).toContain(`Grew most: *${label(changes[0]![0])}* (+${en.int(changes[0]![1])})`);
+    if (changes.at(-1)![1] < 0) expect(change.all).toContain(`Shrank most: *${label(changes.at(-1)![0])}* (−${en.int(-changes.at(-1)![1])})`);
+
+    const uploadsBefore = slack.uploads.length;
+    const trend = await dm('how has the high-risk count changed over the last 5 runs?');
+    const shown = runs.slice(-5);
+    expect(trend.text).toContain(`High-risk users over the last ${shown.length} run(s)`);
+    expect(trend.text).toContain(`From ${en.int(shown[0]!.high)} to ${en.int(shown.at(-1)!.high)}`);
+    const deadline = Date.now() + 20_000;
+    while (slack.uploads.length === uploadsBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(slack.uploads.at(-1)?.png?.subarray(1, 4).toString()).toBe('PNG');
+
+    const zh = await dm('核心用户和忠诚用户对比');
+    const cmp = await one<{ a: number; b: number }>(
+      `select sum(case when c->>'segment' = 'champions' then (c->>'users')::int else 0 end)::int as a,
+              sum(case when c->>'segment' = 'loyal' then (c->>'users')::int else 0 end)::int as b
+       from score_aggregates a, jsonb_array_elements(a.cells) c where a.model_run_id = $1`,
+      [runs.at(-1)!.id],
+    );
+    expect(zh.text).toContain(`${RFM_SEGMENT_LABELS.champions.zh} 对比 ${RFM_SEGMENT_LABELS.loyal.zh}`);
+    expect(zh.text).toContain(`用户数 ${zhInt(cmp.a)} / ${zhInt(cmp.b)}`);
+    const bad = await dm('high risk trend over the last 50 runs');
+    expect(bad.text).toContain('from 2 to 30, got 50');
+  });
+
   it('refuses out-of-scope questions in one line with three close examples, in English and Chinese', async () => {
     for (const [q, lead] of [
       ['write me a poem', "Sorry, I didn't understand that."],
