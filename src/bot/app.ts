@@ -23,6 +23,7 @@ import { DIGEST_ACTIONS, handleDigestClick, postDigest, type DigestActionId } fr
 import { parseCommand, type Lang } from './intent.js';
 import { ASK_ACTION, badChoiceMessage, didYouMeanMessage, outOfScopeMessage } from './ask.js';
 import { defaultClassifier } from './classifier.js';
+import { createLlmFallback } from './llm.js';
 import { parseChoice } from './intent-schema.js';
 import { understand, type Understanding } from './understand.js';
 import { boltLogger } from './logger.js';
@@ -99,7 +100,8 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     }
   }
 
-  const understandDeps = { classifier: defaultClassifier(), knownUserIds: (ids: readonly string[]) => insights.knownUserIds(ids) };
+  const llm = c.LLM_URL && c.LLM_MODEL ? createLlmFallback({ url: c.LLM_URL, model: c.LLM_MODEL, apiKey: c.LLM_API_KEY, timeoutMs: c.LLM_TIMEOUT_MS, log }) : undefined;
+  const understandDeps = { classifier: defaultClassifier(), knownUserIds: (ids: readonly string[]) => insights.knownUserIds(ids), llm };
 
   function answerFor(parsed: ReturnType<typeof parseCommand>, viewer: Viewer): Promise<Answer> {
     const where = { actor: viewer.actor };

@@ -17,6 +17,7 @@
 import { type Label } from './corpus/index.js';
 import { entityCandidates, MAX_CANDIDATES } from './entities.js';
 import { ADMIN_INTENTS, cleanText, detectLang, intentWithSlots, MAX_TEXT, parseQuestion, refusedByRules, type Intent, type IntentKind, type Lang, type UserRef } from './intent.js';
+import type { LlmFallback } from './llm.js';
 import type { IntentClassifier, Ranked } from './nlu.js';
 
 export { MAX_CANDIDATES };
@@ -27,13 +28,13 @@ export const ACCEPT = 0.5;
 export const SECOND = 0.12;
 
 export type Understanding =
-  | { readonly kind: 'answer'; readonly intent: Intent; readonly lang: Lang; readonly via: 'rules' | 'classifier' }
+  | { readonly kind: 'answer'; readonly intent: Intent; readonly lang: Lang; readonly via: 'rules' | 'classifier' | 'llm' }
   /** Understood, but a value is out of bounds, the user is unknown, or which user is missing. */
   | { readonly kind: 'invalid'; readonly lang: Lang; readonly error: string }
   /** One or two readings to confirm with buttons (one: an admin intent the classifier found). */
   | { readonly kind: 'did_you_mean'; readonly lang: Lang; readonly options: readonly Intent[] }
   /** Not something the bot answers: three example questions close to what was asked. */
-  | { readonly kind: 'out_of_scope'; readonly lang: Lang; readonly examples: readonly string[] };
+  | { readonly kind: 'out_of_scope'; readonly lang: Lang; readonly examples: readonly string[]; /** Refused by the rules (delete, export, act): never sent to an LLM. */ readonly refused?: true };
 
 const USER_INTENTS: readonly IntentKind[] = ['user', 'why', 'recommend'];
 
@@ -98,6 +99,8 @@ export interface UnderstandDeps {
   readonly classifier: IntentClassifier;
   /** Which of `ids` (at most {@link MAX_CANDIDATES}) are known users: one indexed query. */
   readonly knownUserIds: (ids: readonly string[]) => Promise<ReadonlySet<string>>;
+  /** Optional: asked when the classifier cannot place a question (see llm.ts). */
+  readonly llm?: LlmFallback | undefined;
 }
 
 /** Understands a plain question (a mention or DM); the only I/O is the bounded id lookup. */
@@ -108,7 +111,15 @@ export async function understand(d: UnderstandDeps, text: string): Promise<Under
   if (rules.reason === 'invalid') return { kind: 'invalid', lang: rules.lang, error: rules.error };
   const c = entityCandidates(head);
   const known = c.ids.length > 0 ? await d.knownUserIds(c.ids) : new Set<string>();
-  return interpret(d.classifier, head, known);
+  const r = interpret(d.classifier, head, known);
+  // The classifier could not place it (torn, or not confident): the model may, if one is set.
+  if (!d.llm || !(r.kind === 'did_you_mean' || (r.kind === 'out_of_scope' && !r.refused))) return r;
+  const id = c.ids.find((i) => known.has(i));
+  const ref: UserRef | undefined = id !== undefined ? { kind: 'id', value: id } : c.emails[0] !== undefined ? { kind: 'email', value: c.emails[0] } : undefined;
+  const chosen = await d.llm(head, r.lang, ref);
+  if (chosen === undefined || chosen === 'out_of_scope') return r;
+  if (ADMIN_INTENTS.includes(chosen.kind)) return { kind: 'did_you_mean', lang: r.lang, options: [chosen] };
+  return { kind: 'answer', intent: chosen, lang: r.lang, via: 'llm' };
 }
 
 /** Classifier probability above which it overrules a reading of the rules (measured: see README). */
@@ -153,7 +164,7 @@ export interface Thresholds {
 export function interpret(classifier: IntentClassifier, text: string, known: ReadonlySet<string>, th: Thresholds = { accept: ACCEPT, second: SECOND, acceptNoDomain: ACCEPT_NO_DOMAIN }): Understanding {
   const lang = detectLang(text);
   const ranked = classifier.rank(text);
-  if (refusedByRules(text) || !/[a-z]|\p{Script=Han}/iu.test(cleanText(text))) return outOfScope(ranked, lang);
+  if (refusedByRules(text) || !/[a-z]|\p{Script=Han}/iu.test(cleanText(text))) return { ...outOfScope(ranked, lang), refused: true } as Understanding;
   const c = entityCandidates(text);
   const top = ranked[0] as Ranked;
   const userMass = ranked.reduce((s, r) => s + (USER_INTENTS.includes(r.label as IntentKind) ? r.p : 0), 0);

@@ -819,6 +819,63 @@ describe('Slack bot over a seeded, scored database', () => {
     expect(bad.text).toContain('from 2 to 30, got 50');
   });
 
+  it('with LLM_URL set, a question the classifier cannot place goes to the model (a fake on loopback); garbage or a timeout falls back to "did you mean" in time', async () => {
+    let reply: ((res: import('node:http').ServerResponse) => void) | null = null;
+    const seen: string[] = [];
+    const model = await listen((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push(Buffer.concat(chunks).toString('utf8'));
+        reply?.(res); // null: never answers
+      });
+    });
+    const config = loadConfig({
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_ALLOWED_USERS: GROWTH,
+      LLM_URL: `${model.url}/v1/chat/completions`,
+      LLM_MODEL: 'fake-model',
+      LLM_TIMEOUT_MS: '400',
+    });
+    const llmBot = createSlackBot({ config, db, log: silentLogger, now: () => END });
+    const app = express();
+    app.use(llmBot.router!);
+    const server = await listen(app);
+    try {
+      const ask2 = async (text: string) => {
+        const seenCalls = slack.calls.length;
+        const body = JSON.stringify({
+          token: 't', team_id: FAKE_TEAM, api_app_id: 'A0REKINDLE', type: 'event_callback', event_id: `Ev${++seq}`, event_time: Math.floor(Date.now() / 1000),
+          event: { type: 'message', channel_type: 'im', channel: 'D0LLM0001', user: GROWTH, text, ts: `${1_700_000_000 + seq}.000200` },
+        });
+        const started = Date.now();
+        const res = await fetch(`${server.url}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...signSlackRequest(body, SECRET) }, body });
+        expect(res.status).toBe(200);
+        const msg = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === 'D0LLM0001' && slack.calls.indexOf(c) >= seenCalls, 10_000);
+        return { msg, ms: Date.now() - started };
+      };
+      reply = (res) =>
+        res.end(JSON.stringify({ choices: [{ message: { tool_calls: [{ function: { name: 'choose_intent', arguments: JSON.stringify({ intent: 'segment_change' }) } }] } }] }));
+      const placed = await ask2('how are the users');
+      expect(String(placed.msg.args.text)).toContain('Segments since the last run');
+      expect(JSON.parse(seen.at(-1)!).model).toBe('fake-model');
+
+      reply = (res) => res.end('garbage');
+      const garbage = await ask2('how are the users');
+      expect(String(garbage.msg.args.text)).toContain('Did you mean');
+
+      reply = null;
+      const slow = await ask2('how are the users');
+      expect(String(slow.msg.args.text)).toContain('Did you mean');
+      expect(slow.ms).toBeLessThan(3000); // within Slack's patience, though the model never answered
+    } finally {
+      await server.close();
+      await model.close();
+    }
+  });
+
   it('refuses out-of-scope questions in one line with three close examples, in English and Chinese', async () => {
     for (const [q, lead] of [
       ['write me a poem', "Sorry, I didn't understand that."],
