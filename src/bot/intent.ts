@@ -137,6 +137,9 @@ export const EXAMPLES: { readonly en: readonly string[]; readonly zh: readonly s
     'did the coupons pay off?',
     'how good is the model?',
     'segment sizes',
+    'which segment grew most since the last run?',
+    'how has the high-risk count changed over the last 5 runs?',
+    'compare champions and loyal',
   ],
   zh: [
     '高风险用户有多少',
@@ -148,6 +151,9 @@ export const EXAMPLES: { readonly en: readonly string[]; readonly zh: readonly s
     '发券划算吗',
     '模型效果怎么样',
     '各分群有多少人',
+    '上次评分以来哪个分群增长最多',
+    '最近 5 次评分高风险人数趋势',
+    '核心用户和忠诚用户对比',
   ],
 };
 
@@ -661,7 +667,7 @@ const TIER_PATTERNS: readonly (readonly [RegExp, RiskTier])[] = [
 
 const COMPARE = /\b(compare|comparison|vs\.?|versus|against|side by side|difference between)\b|对比|比较|相比|\bvs\b/;
 const TREND =
-  /\btrend(s|ing)?\b|\bover time\b|\b(last|past|previous|recent) (\d{1,2} |few |several )?(runs|rescores|scorings)\b|\bper run\b|\bacross runs\b|\bhistory\b|\bchanged? over\b|趋势|走势|历次|每次评分|最近几次|最近\s{0,3}(\d{1,2}|[一二两三四五六七八九十]{1,3})\s{0,3}次|历史/;
+  /\btrend(s|ing)?\b|\bover time\b|\b(last|past|previous|recent) (\d{1,2} |few |several )?(runs|rescores|scorings)\b|\bper run\b|\bacross runs\b|\bhistory\b|\bchanged? over\b|趋势|走势|曲线|折线|随时间|越来越|历次|每次评分|最近几次|最近\s{0,3}(\d{1,2}|[一二两三四五六七八九十]{1,3})\s{0,3}次|历史/;
 const CHANGE =
   /\b(grew|grown|grow|grows|growing|shrank|shrunk|shrink|shrinks|shrinking|increased|decreased|declined|dropped|rose|gained|lost the most)\b|\bbiggest (change|gain|drop|increase|decrease|mover)s?\b|\bchanged (the )?most\b|\bsince (the )?(last|previous) (run|rescore|scoring|time)\b|增长最多|增加最多|减少最多|下降最多|变化最大|涨得最多|跌得最多|缩水|比上次|较上次|上次评分以来|变多|变少/;
 const SEGMENT_WORD = /\b(segments?|cohorts?|groups?|personas?)\b|分群|人群|群体|哪个群|哪些群/;
