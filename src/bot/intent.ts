@@ -592,9 +592,19 @@ function assertUnreachable(x: never): never {
 /** Requests to change or take data out: never served from chat, whatever else the text says. */
 const DESTRUCTIVE =
   /\b(delete|remove|drop|truncate|erase|wipe|purge|destroy|deactivate|ban|export|dump|download)\b|删除|删掉|清空|清除|移除|销毁|导出|下载|封禁|注销/;
-/** Requests to act on users (send a coupon…): the bot reports, the outreach pipeline acts. */
+/**
+ * "Since the last rescore", "上次评分以来": a reference to a past run, not an order to rescore.
+ * Removed before the admin patterns look at a question.
+ */
+function withoutRunReferences(t: string): string {
+  return t
+    .replace(/\b(since|after|before|in|from|of|at) (the )?(last|previous|latest|prior) (re-?scor\w{0,3}|scoring|run)\b/g, ' ')
+    .replace(/(上次|上一次|最近一次|前一次)(重新)?(评分|打分)/g, ' ');
+}
+
+/** Requests to act on users (send a coupon…): the bot reports, the outreach pipeline acts. "Give me …" asks for information. */
 const ACTION =
-  /\b(send|give|grant|issue|refund|charge|notify)\b|\bemail (them|him|her|everyone|all|users?|customers?)\b|发送|发给|发放|群发|退款|扣款|发(一|个|张|些|点|几){0,2}(优惠券|券|邮件|短信|消息)|打电话/;
+  /\b(send|give(?! (me|us)\b)|grant|issue|refund|charge|notify)\b|\bemail (them|him|her|everyone|all|users?|customers?)\b|发送|发给|发放|群发|退款|扣款|发(一|个|张|些|点|几){0,2}(优惠券|券|邮件|短信|消息)|打电话/;
 
 const OUTREACH_NOUN_EN = '(outreach|campaigns?|coupons?|e-?mails?|sending|messages?|mailings?|promos?|promotions?)';
 const OUTREACH_NOUN_ZH = '(外呼|触达|外联|发送|推送|营销|优惠券|发券|邮件|短信|活动)';
@@ -845,7 +855,8 @@ export function parseQuestion(text: string): QuestionResult {
 export function refusedByRules(text: string): boolean {
   const t = cleanText(cut(text)).toLowerCase().replace(new RegExp(EMAIL.source, 'g'), ' ');
   if (DESTRUCTIVE.test(t)) return true;
-  if ((PAUSE.test(t) || RESUME.test(t) || RESCORE.test(t)) && NOT_AN_ORDER.test(t)) return true;
+  const ta = withoutRunReferences(t);
+  if ((PAUSE.test(ta) || RESUME.test(ta) || RESCORE.test(ta)) && NOT_AN_ORDER.test(t)) return true;
   return ACTION.test(t) && !(isPayoffQuestion(t) && QUESTION.test(t) && !extractRef(cleanText(cut(text)).toLowerCase()).ref);
 }
 
@@ -914,7 +925,8 @@ function questionIntent(text: string, lang: Lang): Intent | undefined {
   const t = text.toLowerCase().replace(new RegExp(EMAIL.source, 'g'), ' ');
   if (!/[a-z]|\p{Script=Han}/u.test(text.toLowerCase())) return undefined;
   if (DESTRUCTIVE.test(t)) return undefined;
-  const admin = PAUSE.test(t) ? 'pause_outreach' : RESUME.test(t) ? 'resume_outreach' : RESCORE.test(t) ? 'rescore' : undefined;
+  const ta = withoutRunReferences(t);
+  const admin = PAUSE.test(ta) ? 'pause_outreach' : RESUME.test(ta) ? 'resume_outreach' : RESCORE.test(ta) ? 'rescore' : undefined;
   if (admin) return NOT_AN_ORDER.test(t) ? undefined : { kind: admin };
   // "发券赚了吗" asks about coupons that went out; "给用户 42 发券划算吗" is about acting on a user.
   const payoff = isPayoffQuestion(t);

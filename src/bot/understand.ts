@@ -107,10 +107,15 @@ export interface UnderstandDeps {
 export async function understand(d: UnderstandDeps, text: string): Promise<Understanding> {
   const head = text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
   const rules = parseQuestion(head);
-  if (rules.ok) return fromRules(d.classifier, head, rules.intent, rules.lang);
-  if (rules.reason === 'invalid') return { kind: 'invalid', lang: rules.lang, error: rules.error };
   const c = entityCandidates(head);
+  // The rules know ids only after "user"/"用户"/"#": a question naming a known id-shaped user
+  // elsewhere ("模型为什么觉得 u1074 会走") is about that user whatever keyword the rules saw.
+  const shaped = c.ids.filter((i) => !/^\d{1,20}$/.test(i));
+  const rulesNamedUser = rules.ok && 'ref' in rules.intent;
+  if (rules.ok && (rulesNamedUser || shaped.length === 0 || ADMIN_INTENTS.includes(rules.intent.kind))) return fromRules(d.classifier, head, rules.intent, rules.lang);
+  if (!rules.ok && rules.reason === 'invalid') return { kind: 'invalid', lang: rules.lang, error: rules.error };
   const known = c.ids.length > 0 ? await d.knownUserIds(c.ids) : new Set<string>();
+  if (rules.ok && !shaped.some((i) => known.has(i))) return fromRules(d.classifier, head, rules.intent, rules.lang);
   const r = interpret(d.classifier, head, known);
   // The classifier could not place it (torn, or not confident): the model may, if one is set.
   if (!d.llm || !(r.kind === 'did_you_mean' || (r.kind === 'out_of_scope' && !r.refused))) return r;
@@ -143,7 +148,10 @@ export function fromRules(classifier: IntentClassifier, text: string, intent: In
     return { kind: 'answer', intent, lang, via: 'rules' };
   }
   const top = ranked[0] as Ranked;
-  if (top.p >= OVERRULE && top.label !== intent.kind && !ADMIN_INTENTS.includes(top.label as IntentKind) && !USER_INTENTS.includes(top.label as IntentKind)) {
+  // Confident it is an admin request the rules read as something else ("turn off outreach" →
+  // campaigns): offer the admin reading beside the rules' one rather than answer either.
+  if (top.p >= OVERRULE && ADMIN_INTENTS.includes(top.label as IntentKind)) return { kind: 'did_you_mean', lang, options: [{ kind: top.label } as Intent, intent] };
+  if (top.p >= OVERRULE && top.label !== intent.kind && !USER_INTENTS.includes(top.label as IntentKind)) {
     if (top.label === 'out_of_scope') return outOfScope(ranked, lang);
     const r = intentWithSlots(top.label as IntentKind, text, lang);
     if (r.ok) return { kind: 'answer', intent: r.intent, lang, via: 'classifier' };

@@ -171,6 +171,28 @@ describe('understand', () => {
     }
   });
 
+  it('never reads a mention of the last rescore as an order to rescore', async () => {
+    for (const t of ['segment changes since last rescore', 'what changed since the last rescore?', '上次评分以来哪个分群增长最多']) {
+      const u = await understand(deps, t);
+      expect(u.kind === 'answer' ? u.intent.kind : u.kind, t).not.toBe('rescore');
+      if (u.kind === 'did_you_mean') expect(u.options.map((o) => o.kind), t).not.toContain('rescore');
+    }
+    expect(await understand(deps, 'rescore')).toMatchObject({ kind: 'answer', intent: { kind: 'rescore' }, via: 'rules' });
+  });
+
+  it('reads "give me …" as a question, and a known id anywhere as the user asked about', async () => {
+    expect(kind(await understand(deps, 'give me 10 promising users'))).toBe('segment');
+    expect(await understand(deps, '模型为什么觉得 u1074 会走')).toMatchObject({ kind: 'answer', intent: { kind: 'why', ref: { kind: 'id', value: 'u1074' } } });
+    // An id-shaped token nobody has leaves the rules' reading alone.
+    expect(kind(await understand(deps, 'how good is the model for u99999'))).toBe('model');
+  });
+
+  it('offers an admin reading beside the rules’ one when the classifier is sure of it', async () => {
+    const u = await understand(deps, 'switch campaigns back on');
+    expect(u.kind).toBe('did_you_mean');
+    if (u.kind === 'did_you_mean') expect(u.options.map((o) => o.kind)).toEqual(['resume_outreach', 'campaigns']);
+  });
+
   it('answers out-of-scope questions with three examples, in the language asked', async () => {
     for (const [t, lang] of [['write me a poem', 'en'], ['今天天气怎么样', 'zh'], ['一'.repeat(50_000), 'zh'], ['what is the capital of france', 'en']] as const) {
       const u = await understand(deps, t);
