@@ -696,6 +696,8 @@ function twoSegments(t: string): readonly [RfmSegment, RfmSegment] | undefined {
   return at(first.segment) <= at(second.segment) ? [first.segment, second.segment] : [second.segment, first.segment];
 }
 
+const USER_NOUN = /\b(users?|customers?|people|persons?|members?|learners?|students?|subscribers?|buyers?|payers?|accounts?|scored)\b|用户|客户|人|会员|学员|买家|账户|账号/;
+
 /** Generic "at risk" wording that, in a count, means the high tier (see parseQuestion). */
 const GENERIC_AT_RISK = /\bat risk\b|\brisky\b|\bchurn risk\b|\b(likely|about|going) to churn\b|有流失风险|流失风险|可能流失|会流失|要流失|即将流失/;
 
@@ -963,7 +965,8 @@ function questionIntent(text: string, lang: Lang): Intent | undefined {
   if (CAMPAIGN.test(r)) return { kind: 'campaigns', days: days() };
   if (!x.segment && SEGMENTS.test(r)) return { kind: 'segments' };
   if (RISK_DISTRIBUTION.test(r)) return { kind: 'overview' };
-  if (COUNT.test(r)) {
+  // "How many" counts users: "汇率多少" or "how much is 5 miles in km" is not a question about them.
+  if (COUNT.test(r) && (x.tier !== undefined || x.segment !== undefined || RISK.test(r) || USER_NOUN.test(r))) {
     const tier = x.tier ?? (GENERIC_AT_RISK.test(r) ? 'high' : undefined);
     return { kind: 'count', ...(tier && { tier }), ...(x.segment && { segment: x.segment }) };
   }

@@ -180,6 +180,12 @@ describe('understand', () => {
     expect(await understand(deps, 'rescore')).toMatchObject({ kind: 'answer', intent: { kind: 'rescore' }, via: 'rules' });
   });
 
+  it('counts users only when the question is about users ("汇率多少" is not)', async () => {
+    for (const t of ['汇率多少', 'how much is 5 miles in km', '100 美元换多少欧元']) expect(kind(await understand(deps, t)), t).not.toBe('count');
+    expect(await understand(deps, '多少人有流失风险')).toMatchObject({ kind: 'answer', intent: { kind: 'count', tier: 'high' } });
+    expect(await understand(deps, 'how many customers do we have')).toMatchObject({ kind: 'answer', intent: { kind: 'count' } });
+  });
+
   it('reads "give me …" as a question, and a known id anywhere as the user asked about', async () => {
     expect(kind(await understand(deps, 'give me 10 promising users'))).toBe('segment');
     expect(await understand(deps, '模型为什么觉得 u1074 会走')).toMatchObject({ kind: 'answer', intent: { kind: 'why', ref: { kind: 'id', value: 'u1074' } } });
