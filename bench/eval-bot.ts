@@ -12,12 +12,13 @@
  * Ids in test questions are treated as known users (the pipeline's one DB lookup is replaced by
  * "every id candidate exists"), so the numbers measure language, not the seed data.
  *
- *   npm run eval:bot [-- --seed 1] [--splits 5] [--json]
+ *   npm run eval:bot [-- --seed 1] [--splits 5] [--json] [--wrong] [--nlpjs]
  */
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { utterances, type Label, type Utterance } from '../src/bot/corpus/index.js';
 import { entityCandidates } from '../src/bot/entities.js';
-import { trainClassifier, type IntentClassifier } from '../src/bot/nlu.js';
+import { nluText, trainClassifier, type IntentClassifier } from '../src/bot/nlu.js';
 import { fromRules, interpret, type Understanding } from '../src/bot/understand.js';
 import { ADMIN_INTENTS, parseQuestion } from '../src/bot/intent.js';
 import { mulberry32 } from '../src/ml/prng.js';
@@ -216,6 +217,35 @@ function quantiles(ms: number[]): Quantiles {
   return { n: s.length, p50: q(0.5), p99: q(0.99), max: s[s.length - 1] as number };
 }
 
+/**
+ * `--nlpjs`: the same split through nlp.js (@nlpjs/nlp with lang-en-min and lang-zh, a dev
+ * dependency used here only), trained on the masked training texts; its best class, whatever
+ * its score, against the label (our classifier's "alone" figure is measured the same way).
+ */
+async function nlpjsAccuracy(all: readonly Utterance[], seed: number): Promise<{ en: number; zh: number; trainMs: number }> {
+  const require = createRequire(import.meta.url);
+  const { Nlp } = require('@nlpjs/nlp');
+  const { LangEn } = require('@nlpjs/lang-en-min');
+  const { LangZh } = require('@nlpjs/lang-zh');
+  const nlp = new Nlp({ languages: ['en', 'zh'], autoSave: false, autoLoad: false, log: false, nlu: { log: false } });
+  nlp.use(LangEn);
+  nlp.use(LangZh);
+  const { train, test } = split(all, seed);
+  for (const u of train) nlp.addDocument(u.lang, nluText(u.text), u.label);
+  const started = performance.now();
+  await nlp.train();
+  const trainMs = performance.now() - started;
+  const acc = { en: 0, zh: 0 };
+  const n = { en: 0, zh: 0 };
+  for (const u of test) {
+    if (u.label === 'out_of_scope') continue;
+    const r = (await nlp.process(u.lang, nluText(u.text))) as { classifications?: { intent: string; score: number }[]; intent: string };
+    n[u.lang]++;
+    if ((r.classifications?.[0]?.intent ?? r.intent) === u.label) acc[u.lang]++;
+  }
+  return { en: acc.en / n.en, zh: acc.zh / n.zh, trainMs };
+}
+
 const pct = (x: number) => (Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`);
 const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
@@ -252,6 +282,12 @@ if (JSON_OUT) {
   for (const [pair, n] of first.confusions.slice(0, 15)) console.log(`  ${String(n).padStart(2)}× ${pair}`);
   if (args.includes('--wrong')) for (const w of first.wrongExamples) console.log(`  ${w}`);
   const fmt = (q: Quantiles) => `p50 ${q.p50.toFixed(3)} ms, p99 ${q.p99.toFixed(3)} ms, max ${q.max.toFixed(2)} ms (${q.n})`;
+  if (args.includes('--nlpjs')) {
+    const runs: { en: number; zh: number; trainMs: number }[] = [];
+    for (let i = 0; i < SPLITS; i++) runs.push(await nlpjsAccuracy(all, SEED + i));
+    const m = (f: (r: { en: number; zh: number }) => number) => runs.reduce((x, r) => x + f(r), 0) / runs.length;
+    console.log(`\nnlp.js alone (same splits, best class): en ${pct(m((r) => r.en))}, zh ${pct(m((r) => r.zh))} (mean of ${SPLITS}); training ${runs[0]!.trainMs.toFixed(0)} ms; our softmax alone: en ${pct(mean((x) => x.perLang.en.classifierOnly))}, zh ${pct(mean((x) => x.perLang.zh.classifierOnly))}`);
+  }
   console.log(`\nparse latency (rules + entities + classifier, no DB; load average ${lat.load.map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores):`);
   console.log(`  every parse:           ${fmt(lat.raw)}`);
   console.log(`  per question, min of 5: ${fmt(lat.minOf5)}; target p99 < ${TARGET_P99_MS} ms: ${mark(lat.minOf5.p99 < TARGET_P99_MS)} (every parse: ${mark(lat.raw.p99 < TARGET_P99_MS)})`);
