@@ -426,7 +426,7 @@ function checkDays(value: number, raw: string, lang: Lang): number {
 
 type Sub =
   | 'help' | 'overview' | 'segments' | 'segment' | 'at-risk' | 'user' | 'recommend'
-  | 'campaigns' | 'uplift' | 'roi' | 'model' | 'rescore' | 'pause' | 'resume';
+  | 'campaigns' | 'uplift' | 'roi' | 'model' | 'changes' | 'trend' | 'compare' | 'rescore' | 'pause' | 'resume';
 
 const SUB_ALIASES: Readonly<Record<string, Sub>> = {
   help: 'help', '?': 'help', 帮助: 'help',
@@ -440,6 +440,9 @@ const SUB_ALIASES: Readonly<Record<string, Sub>> = {
   uplift: 'uplift', 提升: 'uplift',
   roi: 'roi', payoff: 'roi', 'pay-off': 'roi', 回报: 'roi', 回报率: 'roi',
   model: 'model', 模型: 'model',
+  changes: 'changes', change: 'changes', 变化: 'changes', 分群变化: 'changes',
+  trend: 'trend', 趋势: 'trend',
+  compare: 'compare', 对比: 'compare', 比较: 'compare',
   rescore: 'rescore', 重新评分: 'rescore',
   pause: 'pause', 暂停: 'pause',
   resume: 'resume', 恢复: 'resume',
@@ -447,13 +450,14 @@ const SUB_ALIASES: Readonly<Record<string, Sub>> = {
 
 const SUB_NAMES: readonly Sub[] = [
   'help', 'overview', 'segments', 'segment', 'at-risk', 'user', 'recommend',
-  'campaigns', 'uplift', 'roi', 'model', 'rescore', 'pause', 'resume',
+  'campaigns', 'uplift', 'roi', 'model', 'changes', 'trend', 'compare', 'rescore', 'pause', 'resume',
 ];
 
 const SUB_USAGE: Readonly<Record<Sub, string>> = {
   help: 'help', overview: 'overview', segments: 'segments', segment: 'segment <name> [n]',
   'at-risk': 'at-risk [n] [segment]', user: 'user <id|email>', recommend: 'recommend <id|email>',
-  campaigns: 'campaigns [days]', uplift: 'uplift', roi: 'roi [days]', model: 'model', rescore: 'rescore',
+  campaigns: 'campaigns [days]', uplift: 'uplift', roi: 'roi [days]', model: 'model', changes: 'changes', trend: 'trend [runs]',
+  compare: 'compare <segment> <segment>', rescore: 'rescore',
   pause: 'pause outreach', resume: 'resume outreach',
 };
 
@@ -482,7 +486,7 @@ function takeNumber(args: string[], lang: Lang, unit: RegExp = /^$/): { value?: 
 /**
  * Parses the text of a `/retain` slash command (with or without the leading `/retain`):
  * `help`, `overview`, `segments`, `segment <name> [n]`, `at-risk [n] [segment|tier]`,
- * `user <id|email>`, `recommend <id|email>`, `campaigns [days]`, `uplift`, `roi [days]`, `model`, `rescore`,
+ * `user <id|email>`, `recommend <id|email>`, `campaigns [days]`, `uplift`, `roi [days]`, `model`, `changes`, `trend [runs]`, `compare <segment> <segment>`, `rescore`,
  * `pause outreach`, `resume outreach`; Chinese subcommand names work too (`分群 核心用户 20`).
  * Empty text is `help`. Errors say what was wrong and, for typos, what was probably meant.
  */
@@ -566,6 +570,19 @@ function commandIntent(text: string, lang: Lang): Intent {
     }
     case 'model':
       return noArgs({ kind: 'model' });
+    case 'changes':
+      return noArgs({ kind: 'segment_change' });
+    case 'trend': {
+      const { value, raw, rest } = takeNumber(args, lang);
+      if (rest.length > 0) throw new ParseError(m.usage(SUB_USAGE.trend));
+      return { kind: 'risk_trend', runs: value === undefined ? DEFAULT_RUNS : checkRuns(value, raw as string, lang) };
+    }
+    case 'compare': {
+      // Segment names may have spaces ("cant lose them"): read the two from the whole argument text.
+      const two = twoSegments(args.join(' ').toLowerCase());
+      if (!two) throw new ParseError(`${MSG[lang].twoSegments}. ${m.usage(SUB_USAGE.compare)}`);
+      return { kind: 'compare_segments', a: two[0], b: two[1] };
+    }
     case 'rescore':
       return noArgs({ kind: 'rescore' });
     case 'pause':

@@ -4,7 +4,7 @@ import { defaultClassifier } from '../../../src/bot/classifier.js';
 import { CORPORA, utterances } from '../../../src/bot/corpus/index.js';
 import { entityCandidates, maskEntities, MAX_CANDIDATES } from '../../../src/bot/entities.js';
 import { parseChoice } from '../../../src/bot/intent-schema.js';
-import { ADMIN_INTENTS, intentWithSlots, type IntentKind } from '../../../src/bot/intent.js';
+import { ADMIN_INTENTS, intentWithSlots, parseCommand, type IntentKind } from '../../../src/bot/intent.js';
 import { IntentClassifier, trainClassifier } from '../../../src/bot/nlu.js';
 import { INTENT_EXAMPLES, understand, type Understanding } from '../../../src/bot/understand.js';
 import { fitSoftmax, SoftmaxModel } from '../../../src/ml/softmax.js';
@@ -228,6 +228,20 @@ describe('intentWithSlots', () => {
     expect(intentWithSlots('segment', 'no segment named here', 'en')).toEqual({ ok: true, lang: 'en', intent: { kind: 'segments' } });
     expect(intentWithSlots('at_risk', 'top 500', 'en')).toMatchObject({ ok: false, reason: 'invalid', error: expect.stringContaining('from 1 to 100') });
     expect(intentWithSlots('why', 'why would they leave', 'en')).toEqual({ ok: false, lang: 'en', reason: 'not_understood' });
+  });
+});
+
+describe('slash subcommands for questions across runs', () => {
+  it('parse changes, trend [runs] and compare <segment> <segment>, with errors naming the problem', () => {
+    expect(parseCommand('changes')).toEqual({ ok: true, lang: 'en', intent: { kind: 'segment_change' } });
+    expect(parseCommand('trend')).toEqual({ ok: true, lang: 'en', intent: { kind: 'risk_trend', runs: 10 } });
+    expect(parseCommand('trend 5')).toEqual({ ok: true, lang: 'en', intent: { kind: 'risk_trend', runs: 5 } });
+    expect(parseCommand('趋势 5')).toEqual({ ok: true, lang: 'zh', intent: { kind: 'risk_trend', runs: 5 } });
+    expect(parseCommand('compare champions cant lose them')).toEqual({ ok: true, lang: 'en', intent: { kind: 'compare_segments', a: 'champions', b: 'cant_lose_them' } });
+    expect(parseCommand('对比 核心用户 忠诚用户')).toEqual({ ok: true, lang: 'zh', intent: { kind: 'compare_segments', a: 'champions', b: 'loyal' } });
+    expect(parseCommand('trend 50')).toMatchObject({ ok: false, error: expect.stringContaining('from 2 to 30, got 50') });
+    expect(parseCommand('compare champions')).toMatchObject({ ok: false, error: expect.stringContaining('name two segments') });
+    expect(parseCommand('changes now')).toMatchObject({ ok: false, error: expect.stringContaining('takes no arguments') });
   });
 });
 
