@@ -109,6 +109,12 @@ const spec = {
   SLACK_ADMIN_USERS: { schema: list, default: '' },
   SLACK_DIGEST_CHANNEL: { schema: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'expected a Slack channel id such as C0123456').optional(), default: undefined },
   SLACK_DIGEST_LANG: { schema: z.enum(['en', 'zh']), default: 'en' },
+  /** OpenAI-compatible chat-completions URL for the bot's optional fallback; unset: off, nothing leaves the machine. */
+  LLM_URL: { schema: url(['http', 'https']).optional(), default: undefined },
+  LLM_MODEL: { schema: z.string().trim().min(1).max(200).optional(), default: undefined },
+  LLM_API_KEY: { schema: z.string().trim().min(1).optional(), default: undefined },
+  /** How long the bot waits for the model before answering without it (Slack users wait too). */
+  LLM_TIMEOUT_MS: { schema: int(100, 10_000), default: '1500' },
   ADMIN_USER: { schema: z.string().min(1).optional(), default: undefined },
   ADMIN_PASSWORD: { schema: z.string().min(8, 'expected at least 8 characters').optional(), default: undefined },
   CHURN_HORIZON_DAYS: { schema: int(7, 730), default: '90' },
@@ -175,6 +181,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (problems.length === 0 && cfg.RISK_MEDIUM >= cfg.RISK_HIGH) problems.push('RISK_MEDIUM: expected a threshold below RISK_HIGH');
   if (problems.length === 0 && cfg.SLACK_MODE === 'socket' && !cfg.SLACK_APP_TOKEN) problems.push('SLACK_APP_TOKEN: expected an app-level token (xapp-…) when SLACK_MODE is socket');
   if (problems.length === 0 && cfg.COUPON_KIND === 'percent' && cfg.COUPON_VALUE > 100) problems.push('COUPON_VALUE: expected a percentage from 1 to 100 when COUPON_KIND is percent');
+  if (problems.length === 0 && (cfg.LLM_URL === undefined) !== (cfg.LLM_MODEL === undefined)) problems.push('LLM_URL/LLM_MODEL: expected both or neither');
   if (problems.length === 0 && (cfg.ADMIN_USER === undefined) !== (cfg.ADMIN_PASSWORD === undefined))
     problems.push('ADMIN_USER/ADMIN_PASSWORD: expected both or neither');
   if (problems.length === 0) {

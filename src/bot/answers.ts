@@ -28,7 +28,9 @@ import {
   withExamples,
   type Message,
 } from './blocks.js';
-import { netRevenueChart, riskDistributionChart, segmentSizesChart, upliftChart } from './charts.js';
+import { highRiskTrendChart, netRevenueChart, riskDistributionChart, segmentSizesChart, upliftChart } from './charts.js';
+import { compareSegmentsMessage, riskTrendMessage, segmentChangeMessage } from './history-blocks.js';
+import { compareSegments, runHistory, segmentChanges } from '../services/run-history.js';
 import { ADMIN_INTENTS, type Intent, type Lang, type UserRef } from './intent.js';
 
 export interface Chart {
@@ -137,6 +139,17 @@ export async function answerIntent(d: AnswerDeps, intent: Intent, lang: Lang, vi
     }
     case 'model':
       return noCharts(modelMessage(await d.insights.model(), f));
+    case 'segment_change':
+      return noCharts(segmentChangeMessage(await segmentChanges(d.db), f));
+    case 'risk_trend': {
+      const points = await runHistory(d.db, intent.runs);
+      const days = points.map((p) => p.asOf.toISOString().slice(0, 10));
+      const series = points.map((p, i) => ({ label: days.indexOf(days[i]!) !== days.lastIndexOf(days[i]!) ? `${days[i]} #${p.runId}` : days[i]!, high: p.high }));
+      const charts: Chart[] = points.length > 0 ? [{ filename: 'high-risk-trend.png', title: lang === 'zh' ? '高风险用户数趋势' : 'High-risk users per run', render: () => highRiskTrendChart(series, lang) }] : [];
+      return { ...riskTrendMessage(points, intent.runs, f), charts };
+    }
+    case 'compare_segments':
+      return noCharts(compareSegmentsMessage(await compareSegments(d.db, intent.a, intent.b), f));
     case 'rescore':
     case 'pause_outreach':
     case 'resume_outreach':

@@ -16,10 +16,16 @@ import { ConfigError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import { createInsights } from '../services/insights.js';
 import { accessMiddleware, policyFromConfig, viewerOf, type Viewer } from './access.js';
+import { cleanText, detectLang } from './intent.js';
 import { answerIntent, type Answer, type AnswerDeps, type Chart } from './answers.js';
-import { context as contextBlock, helpMessage, texts, withExamples, type Message } from './blocks.js';
+import { context as contextBlock, texts, withExamples } from './blocks.js';
 import { DIGEST_ACTIONS, handleDigestClick, postDigest, type DigestActionId } from './digest.js';
-import { parseCommand, parseQuestion, type Lang } from './intent.js';
+import { parseCommand, type Lang } from './intent.js';
+import { ASK_ACTION, badChoiceMessage, didYouMeanMessage, outOfScopeMessage } from './ask.js';
+import { defaultClassifier } from './classifier.js';
+import { createLlmFallback } from './llm.js';
+import { parseChoice } from './intent-schema.js';
+import { understand, type Understanding } from './understand.js';
 import { boltLogger } from './logger.js';
 
 export interface SlackBotOptions {
@@ -49,6 +55,15 @@ export const AGGREGATE_CACHE_MS = 5 * 60_000;
 
 /** Slash command the manifest registers. */
 export const SLASH_COMMAND = '/retain';
+
+/**
+ * A slash command's text read as a question when it is not a subcommand: two words or more, or
+ * any Chinese. A single mistyped word ("overveiw") keeps the command parser's own "did you mean".
+ */
+function isQuestionLike(text: string): boolean {
+  const t = cleanText(text).replace(/^\/?retain\b\s?/i, '');
+  return t.split(' ').filter((w) => w.length > 0).length >= 2 || detectLang(t) === 'zh';
+}
 
 export function createSlackBot(o: SlackBotOptions): SlackBot {
   const c = o.config;
@@ -85,12 +100,41 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     }
   }
 
-  function answerFor(parsed: ReturnType<typeof parseQuestion> | ReturnType<typeof parseCommand>, viewer: Viewer): Promise<Answer> {
+  const llm = c.LLM_URL && c.LLM_MODEL ? createLlmFallback({ url: c.LLM_URL, model: c.LLM_MODEL, apiKey: c.LLM_API_KEY, timeoutMs: c.LLM_TIMEOUT_MS, log }) : undefined;
+  const understandDeps = { classifier: defaultClassifier(), knownUserIds: (ids: readonly string[]) => insights.knownUserIds(ids), llm };
+
+  function answerFor(parsed: ReturnType<typeof parseCommand>, viewer: Viewer): Promise<Answer> {
     const where = { actor: viewer.actor };
     if (parsed.ok) return safely(parsed.lang, { ...where, intent: parsed.intent.kind }, () => answerIntent(deps, parsed.intent, parsed.lang, viewer));
-    const m: Message =
-      'error' in parsed ? withExamples(parsed.error, parsed.lang) : helpMessage(parsed.lang, texts(parsed.lang).notUnderstood);
-    return Promise.resolve({ ...m, charts: [] });
+    return Promise.resolve({ ...withExamples(parsed.error, parsed.lang), charts: [] });
+  }
+
+  /** The answer to an understood question: run it, ask which reading, or say what the bot does. */
+  function answerUnderstood(u: Understanding, viewer: Viewer): Promise<Answer> {
+    switch (u.kind) {
+      case 'answer':
+        log.debug({ actor: viewer.actor, intent: u.intent.kind, via: u.via }, 'question understood');
+        return safely(u.lang, { actor: viewer.actor, intent: u.intent.kind }, () => answerIntent(deps, u.intent, u.lang, viewer));
+      case 'invalid':
+        return Promise.resolve({ ...withExamples(u.error, u.lang), charts: [] });
+      case 'did_you_mean':
+        return Promise.resolve({ ...didYouMeanMessage(u.options, u.lang), charts: [] });
+      case 'out_of_scope':
+        return Promise.resolve({ ...outOfScopeMessage(u.examples, u.lang), charts: [] });
+    }
+  }
+
+  /** Understands a question; when that fails (the database is down), the apology. */
+  async function understood(text: string, viewer: Viewer): Promise<Answer> {
+    let u: Understanding;
+    try {
+      u = await understand(understandDeps, text);
+    } catch (err) {
+      log.error({ err, actor: viewer.actor }, 'understanding the question failed');
+      const lang = detectLang(text);
+      return { ...withExamples(texts(lang).failed, lang), charts: [] };
+    }
+    return answerUnderstood(u, viewer);
   }
 
   /** The bot's DM with `userId` (conversations.open is idempotent: the same channel every time). */
@@ -128,7 +172,17 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     await ack(); // first, always: the work below may take longer than Slack's 3 s
     const viewer = viewerOf(context);
     const parsed = parseCommand(command.text ?? '');
-    const a = await answerFor(parsed, viewer);
+    // Not a subcommand ("/retain courses for u1074"): read it as a question; its error stays
+    // the answer unless the question is understood or worth a "did you mean".
+    let a: Answer | undefined;
+    if (!parsed.ok && isQuestionLike(command.text ?? '')) {
+      const u = await understand(understandDeps, command.text ?? '').catch((err: unknown) => {
+        log.error({ err, actor: viewer.actor }, 'understanding the command failed');
+        return undefined;
+      });
+      if (u && (u.kind === 'answer' || u.kind === 'did_you_mean')) a = await answerUnderstood(u, viewer);
+    }
+    a ??= await answerFor(parsed, viewer);
     const blocks = a.charts.length ? [...a.blocks, contextBlock(texts(parsed.lang).chartsByDm)] : a.blocks;
     await respond({ response_type: 'ephemeral', text: a.text, blocks });
     if (a.charts.length) {
@@ -145,8 +199,7 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
   });
 
   async function answerMessage(client: WebClient, viewer: Viewer, e: { text: string; channel: string; ts: string; threadTs?: string | undefined }): Promise<void> {
-    const parsed = parseQuestion(e.text);
-    const a = await answerFor(parsed, viewer);
+    const a = await understood(e.text, viewer);
     await client.chat.postMessage({ channel: e.channel, ...(e.threadTs ? { thread_ts: e.threadTs } : {}), text: a.text, blocks: a.blocks, unfurl_links: false });
     if (a.charts.length) await uploadCharts(client, a.charts, { channel: e.channel, threadTs: e.threadTs, userId: viewer.userId });
   }
@@ -180,6 +233,33 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
       },
     );
     if (note) await respond({ response_type: 'ephemeral', replace_original: false, text: note });
+  });
+
+  // "Did you mean" buttons: the clicker's own access was checked by the middleware, and the
+  // intent runs as theirs (admin intents checked and audited in answerIntent). The answer is
+  // ephemeral, so only the clicker sees it; charts go to their DM, as for a slash command.
+  app.action(ASK_ACTION, async ({ ack, action, client, context, respond }) => {
+    await ack();
+    if (action.type !== 'button') return;
+    const viewer = viewerOf(context);
+    const choice = parseChoice(action.value ?? '');
+    if (!choice) {
+      log.warn({ actor: viewer.actor }, 'did-you-mean button with an invalid value');
+      const m = badChoiceMessage('en');
+      await respond({ response_type: 'ephemeral', replace_original: false, text: m.text, blocks: m.blocks });
+      return;
+    }
+    log.info({ actor: viewer.actor, intent: choice.intent.kind }, 'did-you-mean chosen');
+    const a = await safely(choice.lang, { actor: viewer.actor, intent: choice.intent.kind }, () => answerIntent(deps, choice.intent, choice.lang, viewer));
+    const blocks = a.charts.length ? [...a.blocks, contextBlock(texts(choice.lang).chartsByDm)] : a.blocks;
+    await respond({ response_type: 'ephemeral', replace_original: false, text: a.text, blocks });
+    if (a.charts.length) {
+      try {
+        await uploadCharts(client, a.charts, { channel: await dmWith(client, viewer.userId), userId: viewer.userId });
+      } catch (err) {
+        log.error({ err, actor: viewer.actor }, 'chart upload failed');
+      }
+    }
   });
 
   return {

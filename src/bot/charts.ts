@@ -825,3 +825,52 @@ export async function netRevenueChart(
   };
   return renderPng(spec, options);
 }
+
+/**
+ * The high-risk count per rescore run, oldest first, as a line with a labelled point per run.
+ *
+ * @param points - at least one; `label` unique (the run's as-of day, or day and run id), `high`
+ *   a non-negative integer.
+ * @throws RangeError when a point breaks those rules.
+ */
+export async function highRiskTrendChart(points: readonly { label: string; high: number }[], lang: ChartLang, options: ChartOptions = {}): Promise<Buffer> {
+  if (points.length === 0) throw new RangeError('highRiskTrendChart needs at least one point');
+  const seen = new Set<string>();
+  for (const [i, p] of points.entries()) {
+    checkUsers(p.high, `points[${i}].high`);
+    if (seen.has(p.label)) throw new RangeError(`points[${i}].label ${JSON.stringify(p.label)} repeats; labels must be unique`);
+    seen.add(p.label);
+  }
+  const title = lang === 'zh' ? '各次评分的高风险用户数' : 'High-risk users per rescore run';
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: CHART_WIDTH,
+    height: CHART_HEIGHT,
+    autosize: FIT,
+    config: baseConfig(),
+    title,
+    data: { values: points.map((p, order) => ({ ...p, order })) },
+    encoding: {
+      x: {
+        field: 'label',
+        type: 'nominal',
+        sort: { field: 'order', op: 'min' },
+        title: lang === 'zh' ? '评分日期' : 'Run (as of)',
+        axis: { labelAngle: points.length > 8 ? -40 : 0, labelColor: PALETTE.text },
+      },
+      y: {
+        field: 'high',
+        type: 'quantitative',
+        title: TEXT[lang].users,
+        axis: { format: ',d', tickCount: 5 },
+        scale: { domainMin: 0, domainMax: Math.max(1, ...points.map((p) => p.high)) * 1.15 },
+      },
+    },
+    layer: [
+      { mark: { type: 'line', color: PALETTE.bar, strokeWidth: 2.5 } },
+      { mark: { type: 'point', filled: true, size: 60, color: PALETTE.bar } },
+      { mark: { type: 'text', dy: -12, color: PALETTE.text }, encoding: { text: { field: 'high', type: 'quantitative', format: ',d' } } },
+    ],
+  };
+  return renderPng(spec, options);
+}

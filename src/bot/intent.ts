@@ -44,6 +44,12 @@ export type Intent =
   /** "Did the coupons pay off?": net incremental revenue, cost and ROI over the last `days` days. */
   | { readonly kind: 'roi'; readonly days: number }
   | { readonly kind: 'model' }
+  /** Segment sizes now beside the previous run: largest, grew most, shrank most. */
+  | { readonly kind: 'segment_change' }
+  /** The high-risk count over the last `runs` rescore runs, from their stored aggregates. */
+  | { readonly kind: 'risk_trend'; readonly runs: number }
+  /** Two segments side by side: users, high risk, mean churn, value at risk. */
+  | { readonly kind: 'compare_segments'; readonly a: RfmSegment; readonly b: RfmSegment }
   | { readonly kind: 'rescore' }
   | { readonly kind: 'pause_outreach' }
   | { readonly kind: 'resume_outreach' };
@@ -75,6 +81,9 @@ export const DEFAULT_DAYS = 30;
  */
 export const ROI_DAYS = 90;
 export const MAX_DAYS = 365;
+/** Runs a trend shows when the asker gives no number, and at most. */
+export const DEFAULT_RUNS = 10;
+export const MAX_RUNS = 30;
 /** Characters of a message or command the parser reads; the rest is ignored. No question needs more. */
 export const MAX_TEXT = 500;
 /** Characters of a typed token echoed back in an error message. */
@@ -128,6 +137,9 @@ export const EXAMPLES: { readonly en: readonly string[]; readonly zh: readonly s
     'did the coupons pay off?',
     'how good is the model?',
     'segment sizes',
+    'which segment grew most since the last run?',
+    'how has the high-risk count changed over the last 5 runs?',
+    'compare champions and loyal',
   ],
   zh: [
     '高风险用户有多少',
@@ -139,6 +151,9 @@ export const EXAMPLES: { readonly en: readonly string[]; readonly zh: readonly s
     '发券划算吗',
     '模型效果怎么样',
     '各分群有多少人',
+    '上次评分以来哪个分群增长最多',
+    '最近 5 次评分高风险人数趋势',
+    '核心用户和忠诚用户对比',
   ],
 };
 
@@ -370,6 +385,8 @@ const MSG = {
     daysBound: (v: string) => `the number of days must be a whole number from 1 to ${MAX_DAYS}, got ${echo(v)}`,
     badRef: (v: string) => `"${echo(v)}" is neither a user id nor an email address`,
     twoNumbers: 'give at most one number',
+    runsBound: (v: string) => `the number of runs must be a whole number from 2 to ${MAX_RUNS}, got ${echo(v)}`,
+    twoSegments: 'name two segments to compare, e.g. "compare champions and loyal"',
   },
   zh: {
     unknownCommand: (c: string, guess?: string) =>
@@ -380,6 +397,8 @@ const MSG = {
     daysBound: (v: string) => `天数必须是 1 到 ${MAX_DAYS} 之间的整数，收到的是 ${echo(v)}`,
     badRef: (v: string) => `“${echo(v)}”既不是用户 ID 也不是邮箱地址`,
     twoNumbers: '最多只能给一个数字',
+    runsBound: (v: string) => `评分次数必须是 2 到 ${MAX_RUNS} 之间的整数，收到的是 ${echo(v)}`,
+    twoSegments: '请给出两个要对比的分群，例如“核心用户和忠诚用户对比”',
   },
 } as const;
 
@@ -387,6 +406,11 @@ class ParseError extends Error {}
 
 function checkN(value: number, raw: string, lang: Lang): number {
   if (!Number.isInteger(value) || value < 1 || value > MAX_N) throw new ParseError(MSG[lang].nBound(raw));
+  return value;
+}
+
+function checkRuns(value: number, raw: string, lang: Lang): number {
+  if (!Number.isInteger(value) || value < 2 || value > MAX_RUNS) throw new ParseError(MSG[lang].runsBound(raw));
   return value;
 }
 
@@ -402,7 +426,7 @@ function checkDays(value: number, raw: string, lang: Lang): number {
 
 type Sub =
   | 'help' | 'overview' | 'segments' | 'segment' | 'at-risk' | 'user' | 'recommend'
-  | 'campaigns' | 'uplift' | 'roi' | 'model' | 'rescore' | 'pause' | 'resume';
+  | 'campaigns' | 'uplift' | 'roi' | 'model' | 'changes' | 'trend' | 'compare' | 'rescore' | 'pause' | 'resume';
 
 const SUB_ALIASES: Readonly<Record<string, Sub>> = {
   help: 'help', '?': 'help', 帮助: 'help',
@@ -416,6 +440,9 @@ const SUB_ALIASES: Readonly<Record<string, Sub>> = {
   uplift: 'uplift', 提升: 'uplift',
   roi: 'roi', payoff: 'roi', 'pay-off': 'roi', 回报: 'roi', 回报率: 'roi',
   model: 'model', 模型: 'model',
+  changes: 'changes', change: 'changes', 变化: 'changes', 分群变化: 'changes',
+  trend: 'trend', 趋势: 'trend',
+  compare: 'compare', 对比: 'compare', 比较: 'compare',
   rescore: 'rescore', 重新评分: 'rescore',
   pause: 'pause', 暂停: 'pause',
   resume: 'resume', 恢复: 'resume',
@@ -423,13 +450,14 @@ const SUB_ALIASES: Readonly<Record<string, Sub>> = {
 
 const SUB_NAMES: readonly Sub[] = [
   'help', 'overview', 'segments', 'segment', 'at-risk', 'user', 'recommend',
-  'campaigns', 'uplift', 'roi', 'model', 'rescore', 'pause', 'resume',
+  'campaigns', 'uplift', 'roi', 'model', 'changes', 'trend', 'compare', 'rescore', 'pause', 'resume',
 ];
 
 const SUB_USAGE: Readonly<Record<Sub, string>> = {
   help: 'help', overview: 'overview', segments: 'segments', segment: 'segment <name> [n]',
   'at-risk': 'at-risk [n] [segment]', user: 'user <id|email>', recommend: 'recommend <id|email>',
-  campaigns: 'campaigns [days]', uplift: 'uplift', roi: 'roi [days]', model: 'model', rescore: 'rescore',
+  campaigns: 'campaigns [days]', uplift: 'uplift', roi: 'roi [days]', model: 'model', changes: 'changes', trend: 'trend [runs]',
+  compare: 'compare <segment> <segment>', rescore: 'rescore',
   pause: 'pause outreach', resume: 'resume outreach',
 };
 
@@ -458,7 +486,7 @@ function takeNumber(args: string[], lang: Lang, unit: RegExp = /^$/): { value?: 
 /**
  * Parses the text of a `/retain` slash command (with or without the leading `/retain`):
  * `help`, `overview`, `segments`, `segment <name> [n]`, `at-risk [n] [segment|tier]`,
- * `user <id|email>`, `recommend <id|email>`, `campaigns [days]`, `uplift`, `roi [days]`, `model`, `rescore`,
+ * `user <id|email>`, `recommend <id|email>`, `campaigns [days]`, `uplift`, `roi [days]`, `model`, `changes`, `trend [runs]`, `compare <segment> <segment>`, `rescore`,
  * `pause outreach`, `resume outreach`; Chinese subcommand names work too (`分群 核心用户 20`).
  * Empty text is `help`. Errors say what was wrong and, for typos, what was probably meant.
  */
@@ -542,6 +570,19 @@ function commandIntent(text: string, lang: Lang): Intent {
     }
     case 'model':
       return noArgs({ kind: 'model' });
+    case 'changes':
+      return noArgs({ kind: 'segment_change' });
+    case 'trend': {
+      const { value, raw, rest } = takeNumber(args, lang);
+      if (rest.length > 0) throw new ParseError(m.usage(SUB_USAGE.trend));
+      return { kind: 'risk_trend', runs: value === undefined ? DEFAULT_RUNS : checkRuns(value, raw as string, lang) };
+    }
+    case 'compare': {
+      // Segment names may have spaces ("cant lose them"): read the two from the whole argument text.
+      const two = twoSegments(args.join(' ').toLowerCase());
+      if (!two) throw new ParseError(`${MSG[lang].twoSegments}. ${m.usage(SUB_USAGE.compare)}`);
+      return { kind: 'compare_segments', a: two[0], b: two[1] };
+    }
     case 'rescore':
       return noArgs({ kind: 'rescore' });
     case 'pause':
@@ -568,9 +609,19 @@ function assertUnreachable(x: never): never {
 /** Requests to change or take data out: never served from chat, whatever else the text says. */
 const DESTRUCTIVE =
   /\b(delete|remove|drop|truncate|erase|wipe|purge|destroy|deactivate|ban|export|dump|download)\b|删除|删掉|清空|清除|移除|销毁|导出|下载|封禁|注销/;
-/** Requests to act on users (send a coupon…): the bot reports, the outreach pipeline acts. */
+/**
+ * "Since the last rescore", "上次评分以来": a reference to a past run, not an order to rescore.
+ * Removed before the admin patterns look at a question.
+ */
+function withoutRunReferences(t: string): string {
+  return t
+    .replace(/\b(since|after|before|in|from|of|at) (the )?(last|previous|latest|prior) (re-?scor\w{0,3}|scoring|run)\b/g, ' ')
+    .replace(/(上次|上一次|最近一次|前一次)(重新)?(评分|打分)/g, ' ');
+}
+
+/** Requests to act on users (send a coupon…): the bot reports, the outreach pipeline acts. "Give me …" asks for information. */
 const ACTION =
-  /\b(send|give|grant|issue|refund|charge|notify)\b|\bemail (them|him|her|everyone|all|users?|customers?)\b|发送|发给|发放|群发|退款|扣款|发(一|个|张|些|点)?(优惠券|券|邮件|短信|消息)|打电话/;
+  /\b(send|give(?! (me|us)\b)|grant|issue|refund|charge|notify)\b|\bemail (them|him|her|everyone|all|users?|customers?)\b|发送|发给|发放|群发|退款|扣款|发(一|个|张|些|点|几){0,2}(优惠券|券|邮件|短信|消息)|打电话/;
 
 const OUTREACH_NOUN_EN = '(outreach|campaigns?|coupons?|e-?mails?|sending|messages?|mailings?|promos?|promotions?)';
 const OUTREACH_NOUN_ZH = '(外呼|触达|外联|发送|推送|营销|优惠券|发券|邮件|短信|活动)';
@@ -640,6 +691,29 @@ const TIER_PATTERNS: readonly (readonly [RegExp, RiskTier])[] = [
   [/\b(medium|moderate|mid|middle)[ -]?(churn )?risk\b|中风险|中等风险|中危/, 'medium'],
   [/\blow[ -]?(churn )?risk\b|低风险|低危/, 'low'],
 ];
+
+const COMPARE = /\b(compare|comparison|vs\.?|versus|against|side by side|difference between)\b|对比|比较|相比|\bvs\b/;
+const TREND =
+  /\btrend(s|ing)?\b|\bover time\b|\b(last|past|previous|recent) (\d{1,2} |few |several )?(runs|rescores|scorings)\b|\bper run\b|\bacross runs\b|\bhistory\b|\bchanged? over\b|趋势|走势|曲线|折线|随时间|越来越|历次|每次评分|最近几次|最近\s{0,3}(\d{1,2}|[一二两三四五六七八九十]{1,3})\s{0,3}次|历史/;
+const CHANGE =
+  /\b(grew|grown|grow|grows|growing|shrank|shrunk|shrink|shrinks|shrinking|increased|decreased|declined|dropped|rose|gained|lost the most)\b|\bbiggest (change|gain|drop|increase|decrease|mover)s?\b|\bchanged (the )?most\b|\bsince (the )?(last|previous) (run|rescore|scoring|time)\b|增长最多|增加最多|减少最多|下降最多|变化最大|涨得最多|跌得最多|缩水|比上次|较上次|上次评分以来|变多|变少/;
+const SEGMENT_WORD = /\b(segments?|cohorts?|groups?|personas?)\b|分群|人群|群体|哪个群|哪些群/;
+const SINCE_LAST_RUN = /\bsince (the )?(last|previous) (run|rescore|scoring)\b|上次评分以来|比上次|较上次/;
+
+/** Two different segments named in `t` (lower-cased), in the order written; undefined otherwise. */
+function twoSegments(t: string): readonly [RfmSegment, RfmSegment] | undefined {
+  const first = extractSegment(t);
+  if (!first.segment) return undefined;
+  const second = extractSegment(first.rest);
+  if (!second.segment || second.segment === first.segment) return undefined;
+  const at = (seg: RfmSegment) => {
+    const names = SEGMENT_NAMES.filter((n) => n.segment === seg).map((n) => t.replace(/'/g, '').replace(/[_-]/g, ' ').indexOf(n.name)).filter((i) => i >= 0);
+    return names.length ? Math.min(...names) : 0;
+  };
+  return at(first.segment) <= at(second.segment) ? [first.segment, second.segment] : [second.segment, first.segment];
+}
+
+const USER_NOUN = /\b(users?|customers?|people|persons?|members?|learners?|students?|subscribers?|buyers?|payers?|accounts?|scored)\b|用户|客户|人|会员|学员|买家|账户|账号/;
 
 /** Generic "at risk" wording that, in a count, means the high tier (see parseQuestion). */
 const GENERIC_AT_RISK = /\bat risk\b|\brisky\b|\bchurn risk\b|\b(likely|about|going) to churn\b|有流失风险|流失风险|可能流失|会流失|要流失|即将流失/;
@@ -792,12 +866,86 @@ export function parseQuestion(text: string): QuestionResult {
   }
 }
 
+/**
+ * True when the rules refuse a question outright, whatever a classifier would make of it:
+ * requests to delete or export data, to act on users (send a coupon), and admin wording that
+ * is not an order ("don't pause outreach", "what if we pause outreach?"). Text is cleaned first.
+ */
+export function refusedByRules(text: string): boolean {
+  const t = cleanText(cut(text)).toLowerCase().replace(new RegExp(EMAIL.source, 'g'), ' ');
+  if (DESTRUCTIVE.test(t)) return true;
+  const ta = withoutRunReferences(t);
+  if ((PAUSE.test(ta) || RESUME.test(ta) || RESCORE.test(ta)) && NOT_AN_ORDER.test(t)) return true;
+  return ACTION.test(t) && !(isPayoffQuestion(t) && QUESTION.test(t) && !extractRef(cleanText(cut(text)).toLowerCase()).ref);
+}
+
+/**
+ * The intent `kind` (chosen by the classifier or a button) with its slots read from `text` by the
+ * same extractors the rules use: segment, tier, number of users, period. `ref` is the user the
+ * question names, already resolved by the caller; intents about one user need it. A slot out of
+ * bounds ("top 500") gives `invalid` with an error naming the bound; an intent about a user
+ * without one gives `not_understood` (the caller asks which user).
+ */
+export function intentWithSlots(kind: IntentKind, text: string, lang: Lang, ref?: UserRef): QuestionResult {
+  const head = cut(text);
+  try {
+    const x = extract(cleanText(head));
+    const n = (): number => (x.n === undefined ? DEFAULT_N : checkN(x.n, x.nRaw ?? String(x.n), lang));
+    const days = (dflt: number): number => (x.days === undefined ? dflt : checkDays(x.days, x.daysRaw ?? String(x.days), lang));
+    const ok = (intent: Intent): QuestionResult => ({ ok: true, intent, lang });
+    switch (kind) {
+      case 'help':
+      case 'overview':
+      case 'segments':
+      case 'uplift':
+      case 'model':
+      case 'rescore':
+      case 'pause_outreach':
+      case 'resume_outreach':
+        return ok({ kind });
+      case 'segment':
+        return ok(x.segment ? { kind: 'segment', segment: x.segment, n: n() } : { kind: 'segments' });
+      case 'at_risk':
+        return ok({ kind: 'at_risk', n: n(), ...(x.segment && { segment: x.segment }), ...(x.tier && { tier: x.tier }) });
+      case 'count': {
+        const tier = x.tier ?? (GENERIC_AT_RISK.test(x.rest) || /risk|风险/.test(x.rest) ? 'high' : undefined);
+        return ok({ kind: 'count', ...(tier && { tier }), ...(x.segment && { segment: x.segment }) });
+      }
+      case 'user':
+      case 'why':
+      case 'recommend': {
+        const r = ref ?? x.ref;
+        return r ? ok({ kind, ref: r }) : { ok: false, lang, reason: 'not_understood' };
+      }
+      case 'campaigns':
+        return ok({ kind: 'campaigns', days: days(DEFAULT_DAYS) });
+      case 'segment_change':
+        return ok({ kind: 'segment_change' });
+      case 'risk_trend':
+        return ok({ kind: 'risk_trend', runs: x.n === undefined ? DEFAULT_RUNS : checkRuns(x.n, x.nRaw ?? String(x.n), lang) });
+      case 'compare_segments': {
+        const two = twoSegments(cleanText(head).toLowerCase());
+        if (!two) throw new ParseError(MSG[lang].twoSegments);
+        return ok({ kind: 'compare_segments', a: two[0], b: two[1] });
+      }
+      case 'roi':
+        return ok({ kind: 'roi', days: days(ROI_DAYS) });
+      default:
+        return assertUnreachable(kind);
+    }
+  } catch (err) {
+    if (err instanceof ParseError) return { ok: false, lang, reason: 'invalid', error: err.message };
+    throw err;
+  }
+}
+
 function questionIntent(text: string, lang: Lang): Intent | undefined {
   // Emails are left out of the keyword checks below: "drop@example.com" is not a request to drop anything.
   const t = text.toLowerCase().replace(new RegExp(EMAIL.source, 'g'), ' ');
   if (!/[a-z]|\p{Script=Han}/u.test(text.toLowerCase())) return undefined;
   if (DESTRUCTIVE.test(t)) return undefined;
-  const admin = PAUSE.test(t) ? 'pause_outreach' : RESUME.test(t) ? 'resume_outreach' : RESCORE.test(t) ? 'rescore' : undefined;
+  const ta = withoutRunReferences(t);
+  const admin = PAUSE.test(ta) ? 'pause_outreach' : RESUME.test(ta) ? 'resume_outreach' : RESCORE.test(ta) ? 'rescore' : undefined;
   if (admin) return NOT_AN_ORDER.test(t) ? undefined : { kind: admin };
   // "发券赚了吗" asks about coupons that went out; "给用户 42 发券划算吗" is about acting on a user.
   const payoff = isPayoffQuestion(t);
@@ -819,6 +967,13 @@ function questionIntent(text: string, lang: Lang): Intent | undefined {
   }
   // Before the others: "coupon ROI" names campaigns, "the coupon offer paid off?" an offer.
   if (payoff) return { kind: 'roi', days: x.days === undefined ? ROI_DAYS : checkDays(x.days, x.daysRaw ?? String(x.days), lang) };
+  // Across runs: two segments compared, how the high-risk count moved, which segment changed.
+  const two = twoSegments(text.toLowerCase());
+  if (two && COMPARE.test(t)) return { kind: 'compare_segments', a: two[0], b: two[1] };
+  if (TREND.test(t) && (x.tier !== undefined || RISK.test(t))) {
+    return { kind: 'risk_trend', runs: x.n === undefined ? DEFAULT_RUNS : checkRuns(x.n, x.nRaw ?? String(x.n), lang) };
+  }
+  if (CHANGE.test(t) && (SEGMENT_WORD.test(t) || SINCE_LAST_RUN.test(t))) return { kind: 'segment_change' };
   // "why are users churning?", "recommend courses for champions": explanations and
   // recommendations exist per user only, and guessing another answer would mislead.
   if ((WHY.test(r) && RISK.test(r)) || RECOMMEND.test(r)) return undefined;
@@ -827,7 +982,8 @@ function questionIntent(text: string, lang: Lang): Intent | undefined {
   if (CAMPAIGN.test(r)) return { kind: 'campaigns', days: days() };
   if (!x.segment && SEGMENTS.test(r)) return { kind: 'segments' };
   if (RISK_DISTRIBUTION.test(r)) return { kind: 'overview' };
-  if (COUNT.test(r)) {
+  // "How many" counts users: "汇率多少" or "how much is 5 miles in km" is not a question about them.
+  if (COUNT.test(r) && (x.tier !== undefined || x.segment !== undefined || RISK.test(r) || USER_NOUN.test(r))) {
     const tier = x.tier ?? (GENERIC_AT_RISK.test(r) ? 'high' : undefined);
     return { kind: 'count', ...(tier && { tier }), ...(x.segment && { segment: x.segment }) };
   }

@@ -41,6 +41,7 @@ import {
 } from '../store/insights.js';
 import { OUTREACH_PAUSED } from '../store/outreach.js';
 import { latestScoreAggregates, type ScoreAggregates } from '../store/score-aggregates.js';
+import { existingUserIds } from '../store/user-ids.js';
 import { campaignReport, type CampaignReport } from './campaign-report.js';
 
 export type { ModelCard, OverviewCounts, PersonaDescription, RankedUser, RiskBucket, SegmentStat, UserCard } from '../store/insights.js';
@@ -91,6 +92,8 @@ export interface Insights {
   count(f: { tier?: RiskTier | undefined; segment?: string | undefined }): Promise<number>;
   /** A user's card by id or email, with their persona's description; null when no such user. */
   user(ref: { kind: 'id' | 'email'; value: string }): Promise<CardWithPersona | null>;
+  /** Which of `ids` (a question's id-shaped tokens, at most a few) are users: one primary-key query. */
+  knownUserIds(ids: readonly string[]): Promise<Set<string>>;
   /** Outreach planned in the last `days` days: treated vs holdout per tier. */
   campaigns(days: number): Promise<CampaignReport>;
   model(): Promise<ModelCard>;
@@ -174,6 +177,7 @@ export function createInsights(d: InsightsDeps): Insights {
       }
       return { ...card, persona };
     },
+    knownUserIds: (ids) => existingUserIds(d.db, ids),
     campaigns: (days) => {
       const now = d.now();
       return campaignReport(d.db, { since: new Date(now.getTime() - days * 86_400_000), windowDays: d.conversionWindowDays, now });

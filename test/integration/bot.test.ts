@@ -597,12 +597,13 @@ describe('Slack bot over a seeded, scored database', () => {
     }
   });
 
-  it('answers an English question it cannot parse with help and examples', async () => {
+  it('answers an English question it cannot parse in one line with examples, not the whole command list', async () => {
     const since = Date.now();
     await sendEvent({ type: 'message', channel_type: 'im', channel: 'D0GROWTH1', user: GROWTH, text: "what's the weather like?" });
     const msg = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === 'D0GROWTH1', 20_000, since);
     expect(msg.args.text).toContain("didn't understand");
-    expect(blocksText(msg.args.blocks)).toContain('how many high risk users in Champions?');
+    expect(blocksText(msg.args.blocks)).toContain('/retain help');
+    expect(blocksText(msg.args.blocks)).not.toContain('/retain at-risk [n]');
   });
 
   // ------------------------------------------------------------------------------------------
@@ -667,6 +668,225 @@ describe('Slack bot over a seeded, scored database', () => {
     const refused = await clickButton({ user: OUTSIDER, actionId: 'digest_unreachable', value: actionBlocks[0]!.elements![2]!.value, messageTs: ts });
     expect((await slack.waitForResponse(refused.id)).body.text).toContain('not on the list');
     expect(await one<{ n: number }>(`select count(*)::int as n from audit_log where action = 'digest.unreachable'`)).toEqual({ n: 0 });
+  });
+
+  // ------------------------------------------------------------------------------------------
+  // Free questions: entities, the classifier, "did you mean", out of scope
+  // ------------------------------------------------------------------------------------------
+
+  /** A DM from `user`; resolves with the bot's reply. */
+  async function dm(text: string, user = GROWTH) {
+    const channel = user === PII ? 'D0PII0001' : user === ADMIN ? 'D0ADMIN01' : 'D0GROWTH1';
+    // Calls made from now on (a timestamp would also match an answer finished in the same millisecond).
+    const seen = slack.calls.length;
+    const res = await sendEvent({ type: 'message', channel_type: 'im', channel, user, text });
+    expect(res.status).toBe(200);
+    const msg = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === channel && slack.calls.indexOf(c) >= seen, 20_000);
+    return { msg, text: String(msg.args.text), all: `${blocksText(msg.args.blocks)}\n${String(msg.args.text)}` };
+  }
+
+  it("answers the issue's failing questions: user ids of any shape and mailto emails resolve against the users table, in DMs, mentions and slash commands", async () => {
+    const seeded = await one<{ id: string }>(`select u.id from users u join user_scores s on s.user_id = u.id where u.id ~ '^u[0-9]+$' order by u.seq limit 1`);
+    await db.query(`insert into users (id, email) values ('42', 'forty.two@example.com'), ('a3f9c2', null), ('7f3e9a2c-1b4d-4e5f-9a8b-0c1d2e3f4a5b', null) on conflict do nothing`);
+    const u = seeded.id;
+    const cases: [string, string][] = [
+      [`what's up with ${u}?`, `User ${u}`],
+      [`courses for ${u}`, `What to recommend to ${u}`],
+      [`what would ${u} enjoy next`, `What to recommend to ${u}`],
+      [`看下 ${u}`, `用户 ${u}`],
+      [`${u} 推荐`, `给用户 ${u} 推荐什么`],
+      [`${u} 流失原因`, `用户 ${u} 为什么有流失风险？`],
+      ["what's up with 42?", 'User 42'],
+      ['tell me about a3f9c2', 'User a3f9c2'],
+      ['details on 7f3e9a2c-1b4d-4e5f-9a8b-0c1d2e3f4a5b', 'User 7f3e9a2c-1b4d-4e5f-9a8b-0c1d2e3f4a5b'],
+    ];
+    for (const [q, title] of cases) {
+      const r = await dm(q);
+      expect(r.text, q).toContain(title);
+    }
+    // An email in Slack's mailto form, for a reader allowed to see personal data, in a DM.
+    const r = await dm('what would <mailto:Forty.Two@Example.com|Forty.Two@Example.com> enjoy next', PII);
+    expect(r.text).toContain('What to recommend to 42');
+    // The same for a reader without that right: refused before any lookup, and audited.
+    const refused = await dm('what would <mailto:Forty.Two@Example.com|Forty.Two@Example.com> enjoy next');
+    expect(refused.all).toContain('Looking users up by email needs personal-data access');
+    expect(refused.all).not.toContain('What to recommend'); // nor whether the address is a customer's
+    // A mention in a channel, answered in its thread.
+    const since = Date.now();
+    await sendEvent({ type: 'app_mention', user: GROWTH, channel: CHANNEL, text: `<@U0BOT0001> ${u} 流失原因` });
+    const mention = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === CHANNEL && String(c.args.text).includes(`用户 ${u}`), 20_000, since);
+    expect(mention.args.thread_ts).toBeDefined();
+    // A slash command that is a question rather than a subcommand.
+    const slashed = await ask(`courses for ${u}`);
+    expect(slashed.body.text).toContain(`What to recommend to ${u}`);
+    expect(slashed.body.response_type).toBe('ephemeral');
+    // An id-shaped token nobody has: named in the answer, nothing invented.
+    const ghost = await dm("what's up with u99999999?");
+    expect(ghost.text).toContain(`couldn't find a user "u99999999"`);
+    // Overview and segment questions without their exact keywords.
+    const overview = await dm('show me the overall picture');
+    const scored = await one<{ n: number }>('select count(*)::int as n from user_scores');
+    expect(overview.all).toContain(en.int(scored.n));
+    const cohort = await dm('which cohort is biggest');
+    expect(cohort.all).toContain(RFM_SEGMENT_LABELS.champions.en);
+  });
+
+  it('asks "did you mean" with buttons when unsure; a click runs the reading as the clicker, with the same admin check and audit', async () => {
+    const two = await dm('how are the users');
+    const actions = (two.msg.args.blocks as { type: string; elements?: { action_id: string; value: string; text: { text: string } }[] }[]).find((b) => b.type === 'actions');
+    expect(actions?.elements?.map((e) => e.action_id)).toEqual(['ask_intent_0', 'ask_intent_1']);
+    const overviewButton = actions!.elements!.find((e) => JSON.parse(e.value).intent.kind === 'overview')!;
+    expect(overviewButton.text.text).toBe('Overview');
+    const click = await clickButton({ user: GROWTH, actionId: overviewButton.action_id, value: overviewButton.value, messageTs: String(two.msg.result.ts ?? '1.1'), channel: 'D0GROWTH1' });
+    expect(click.status).toBe(200);
+    const answered = await slack.waitForResponse(click.id);
+    const scored = await one<{ n: number }>('select count(*)::int as n from user_scores');
+    expect(answered.body.response_type).toBe('ephemeral');
+    expect(blocksText(answered.body.blocks)).toContain(en.int(scored.n));
+
+    // An admin reading found by the classifier is only offered, never run from free text.
+    const before = enqueued.length;
+    const offer = await dm('fresh scores please', GROWTH);
+    const button = (offer.msg.args.blocks as { type: string; elements?: { action_id: string; value: string }[] }[]).find((b) => b.type === 'actions')!.elements![0]!;
+    expect(JSON.parse(button.value)).toEqual({ lang: 'en', intent: { kind: 'rescore' } });
+    expect(enqueued.length).toBe(before);
+    const auditBefore = await one<{ n: number }>(`select count(*)::int as n from audit_log where action = 'admin.rescore'`);
+    const denied = await clickButton({ user: GROWTH, actionId: button.action_id, value: button.value, messageTs: '1.2', channel: 'D0GROWTH1' });
+    expect(String((await slack.waitForResponse(denied.id)).body.text)).toContain('only Rekindle admins can start a rescore');
+    expect(enqueued.length).toBe(before);
+    const granted = await clickButton({ user: ADMIN, actionId: button.action_id, value: button.value, messageTs: '1.3', channel: 'D0ADMIN01' });
+    expect(String((await slack.waitForResponse(granted.id)).body.text)).toContain('Rescore queued');
+    expect(enqueued.length).toBe(before + 1);
+    const audit = await db.query<{ actor: string; allowed: boolean }>(`select actor, allowed from audit_log where action = 'admin.rescore' order by id offset $1`, [auditBefore.n]);
+    expect(audit).toEqual([
+      { actor: `slack:${FAKE_TEAM}/${GROWTH}`, allowed: false },
+      { actor: `slack:${FAKE_TEAM}/${ADMIN}`, allowed: true },
+    ]);
+    // A forged or stale button value is refused with a message, not run.
+    const forged = await clickButton({ user: ADMIN, actionId: 'ask_intent_0', value: '{"lang":"en","intent":{"kind":"drop_tables"}}', messageTs: '1.4', channel: 'D0ADMIN01' });
+    expect(String((await slack.waitForResponse(forged.id)).body.text)).toContain('not valid');
+    // A clicker outside the allowlist is refused by the access middleware.
+    const outsider = await clickButton({ user: OUTSIDER, actionId: button.action_id, value: button.value, messageTs: '1.5', channel: 'D0OUT0001' });
+    expect(String((await slack.waitForResponse(outsider.id)).body.text)).toContain('not on the list');
+    expect(enqueued.length).toBe(before + 1);
+  });
+
+  it('answers across runs from the stored per-run aggregates: segment changes, the high-risk trend with a chart, two segments compared', async () => {
+    // Expected numbers straight from score_aggregates' cells, summed in SQL here.
+    const runs = await db.query<{ id: number; high: number }>(
+      `select r.id, (select coalesce(sum((c->>'users')::int), 0) from jsonb_array_elements(a.cells) c where c->>'tier' = 'high')::int as high
+       from model_runs r join score_aggregates a on a.model_run_id = r.id where r.kind = 'rescore' and r.status = 'done' order by r.id`,
+    );
+    expect(runs.length).toBeGreaterThanOrEqual(2); // run1, and the digest test's later run
+    const seg = async (runId: number) =>
+      new Map(
+        (
+          await db.query<{ segment: string; users: number }>(
+            `select c->>'segment' as segment, sum((c->>'users')::int)::int as users from score_aggregates a, jsonb_array_elements(a.cells) c
+             where a.model_run_id = $1 and c->>'segment' is not null group by 1`,
+            [runId],
+          )
+        ).map((r) => [r.segment, r.users]),
+      );
+    const [prev, last] = [await seg(runs.at(-2)!.id), await seg(runs.at(-1)!.id)];
+    const changes = [...last].map(([s, n]) => [s, n - (prev.get(s) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
+    const largest = [...last].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]!;
+    const change = await dm('which segment grew most since the last run?');
+    const label = (s: string) => RFM_SEGMENT_LABELS[s as keyof typeof RFM_SEGMENT_LABELS].en;
+    expect(change.all).toContain(`Largest: *${label(largest[0])}* (${en.int(largest[1])} users)`);
+    if (changes[0]![1] > 0) expect(change.all).toContain(`Grew most: *${label(changes[0]![0])}* (+${en.int(changes[0]![1])})`);
+    if (changes.at(-1)![1] < 0) expect(change.all).toContain(`Shrank most: *${label(changes.at(-1)![0])}* (−${en.int(-changes.at(-1)![1])})`);
+
+    const uploadsBefore = slack.uploads.length;
+    const trend = await dm('how has the high-risk count changed over the last 5 runs?');
+    const shown = runs.slice(-5);
+    expect(trend.text).toContain(`High-risk users over the last ${shown.length} run(s)`);
+    expect(trend.text).toContain(`From ${en.int(shown[0]!.high)} to ${en.int(shown.at(-1)!.high)}`);
+    const deadline = Date.now() + 20_000;
+    while (slack.uploads.length === uploadsBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(slack.uploads.at(-1)?.png?.subarray(1, 4).toString()).toBe('PNG');
+
+    const zh = await dm('核心用户和忠诚用户对比');
+    const cmp = await one<{ a: number; b: number }>(
+      `select sum(case when c->>'segment' = 'champions' then (c->>'users')::int else 0 end)::int as a,
+              sum(case when c->>'segment' = 'loyal' then (c->>'users')::int else 0 end)::int as b
+       from score_aggregates a, jsonb_array_elements(a.cells) c where a.model_run_id = $1`,
+      [runs.at(-1)!.id],
+    );
+    expect(zh.text).toContain(`${RFM_SEGMENT_LABELS.champions.zh} 对比 ${RFM_SEGMENT_LABELS.loyal.zh}`);
+    expect(zh.text).toContain(`用户数 ${zhInt(cmp.a)} / ${zhInt(cmp.b)}`);
+    const bad = await dm('high risk trend over the last 50 runs');
+    expect(bad.text).toContain('from 2 to 30, got 50');
+  });
+
+  it('with LLM_URL set, a question the classifier cannot place goes to the model (a fake on loopback); garbage or a timeout falls back to "did you mean" in time', async () => {
+    let reply: ((res: import('node:http').ServerResponse) => void) | null = null;
+    const seen: string[] = [];
+    const model = await listen((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push(Buffer.concat(chunks).toString('utf8'));
+        reply?.(res); // null: never answers
+      });
+    });
+    const config = loadConfig({
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_ALLOWED_USERS: GROWTH,
+      LLM_URL: `${model.url}/v1/chat/completions`,
+      LLM_MODEL: 'fake-model',
+      LLM_TIMEOUT_MS: '400',
+    });
+    const llmBot = createSlackBot({ config, db, log: silentLogger, now: () => END });
+    const app = express();
+    app.use(llmBot.router!);
+    const server = await listen(app);
+    try {
+      const ask2 = async (text: string) => {
+        const seenCalls = slack.calls.length;
+        const body = JSON.stringify({
+          token: 't', team_id: FAKE_TEAM, api_app_id: 'A0REKINDLE', type: 'event_callback', event_id: `Ev${++seq}`, event_time: Math.floor(Date.now() / 1000),
+          event: { type: 'message', channel_type: 'im', channel: 'D0LLM0001', user: GROWTH, text, ts: `${1_700_000_000 + seq}.000200` },
+        });
+        const started = Date.now();
+        const res = await fetch(`${server.url}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...signSlackRequest(body, SECRET) }, body });
+        expect(res.status).toBe(200);
+        const msg = await slack.waitForCall('chat.postMessage', (c) => c.args.channel === 'D0LLM0001' && slack.calls.indexOf(c) >= seenCalls, 10_000);
+        return { msg, ms: Date.now() - started };
+      };
+      reply = (res) =>
+        res.end(JSON.stringify({ choices: [{ message: { tool_calls: [{ function: { name: 'choose_intent', arguments: JSON.stringify({ intent: 'segment_change' }) } }] } }] }));
+      const placed = await ask2('how are the users');
+      expect(String(placed.msg.args.text)).toContain('Segments since the last run');
+      expect(JSON.parse(seen.at(-1)!).model).toBe('fake-model');
+
+      reply = (res) => res.end('garbage');
+      const garbage = await ask2('how are the users');
+      expect(String(garbage.msg.args.text)).toContain('Did you mean');
+
+      reply = null;
+      const slow = await ask2('how are the users');
+      expect(String(slow.msg.args.text)).toContain('Did you mean');
+      expect(slow.ms).toBeLessThan(3000); // within Slack's patience, though the model never answered
+    } finally {
+      await server.close();
+      await model.close();
+    }
+  });
+
+  it('refuses out-of-scope questions in one line with three close examples, in English and Chinese', async () => {
+    for (const [q, lead] of [
+      ['write me a poem', "Sorry, I didn't understand that."],
+      ['今天天气怎么样', '抱歉，我没看懂这个问题。'],
+      ['delete u1', "Sorry, I didn't understand that."],
+    ] as const) {
+      const r = await dm(q);
+      expect(r.text, q).toContain(lead);
+      expect((r.msg.args.blocks as unknown[]).length).toBe(1);
+      expect(r.text.match(/“[^”]+”/g) ?? [], q).toHaveLength(3);
+    }
   });
 });
 

@@ -13,8 +13,7 @@ import {
   segmentSizesChart,
   sfntAdvances,
   upliftChart,
-  woffToSfnt,
-} from '../../../src/bot/charts.js';
+  woffToSfnt, highRiskTrendChart } from '../../../src/bot/charts.js';
 import { RFM_SEGMENTS, RFM_SEGMENT_LABELS } from '../../../src/ml/rfm.js';
 
 // Rendered charts land here so a person can look at them (the CJK check below cannot tell glyphs from well-drawn boxes).
@@ -132,6 +131,8 @@ describe('charts render PNGs', () => {
     risk: (lang: 'en' | 'zh', onWarning: (m: string) => void) => riskDistributionChart(BUCKETS, lang, { onWarning }),
     segments: (lang: 'en' | 'zh', onWarning: (m: string) => void) => segmentSizesChart(SEGMENTS(lang), lang, { onWarning }),
     uplift: (lang: 'en' | 'zh', onWarning: (m: string) => void) => upliftChart(GROUPS, lang, { onWarning }),
+    trend: (lang: 'en' | 'zh', onWarning: (m: string) => void) =>
+      highRiskTrendChart([{ label: '2026-10-01', high: 410 }, { label: '2026-10-08', high: 395 }, { label: '2026-10-15', high: 452 }], lang, { onWarning }),
   };
   for (const [name, render] of Object.entries(charts)) {
     for (const lang of ['en', 'zh'] as const) {
@@ -196,6 +197,9 @@ describe('input checks', () => {
     await expect(upliftChart([{ tier: 'high', treatedRate: 0.2, holdoutRate: 0.1, ciLow: 0.05, ciHigh: 0.01 }], 'en')).rejects.toThrow(
       'must not exceed',
     );
+    await expect(highRiskTrendChart([], 'en')).rejects.toThrow('at least one point');
+    await expect(highRiskTrendChart([{ label: 'a', high: 1 }, { label: 'a', high: 2 }], 'en')).rejects.toThrow('repeats');
+    await expect(highRiskTrendChart([{ label: 'a', high: -1 }], 'en')).rejects.toThrow('points[0].high');
     await expect(netRevenueChart([], 'en', 'CNY')).rejects.toThrow('at least one point');
     await expect(netRevenueChart([{ label: 'a', net: 1 }, { label: 'a', net: 2 }], 'en', 'CNY')).rejects.toThrow('repeats');
     await expect(netRevenueChart([{ label: 'a', net: Number.NaN }], 'en', 'CNY')).rejects.toThrow('finite');
