@@ -40,6 +40,13 @@ export interface ValueSettings {
   coupon: CouponTerms;
   /** What one email costs, minor units (≥ 0). */
   emailCostMinor: number;
+  /**
+   * Settled coupons' discounts given ÷ the expected discounts planned for them (default 1):
+   * P(convert | coupon) × the discount on the average order overstates what is given (not every
+   * converter redeems; orders run below the average), and the budget and the value should
+   * count what coupons really cost.
+   */
+  discountFactor?: number;
 }
 
 /** What {@link chooseOffer} decided for one user, and why. */
@@ -63,7 +70,7 @@ export function couponDiscount(terms: CouponTerms, orderValueMinor: number): num
 export function chooseOffer(est: { coupon: OfferEstimate; email: OfferEstimate; orderValueMinor: number }, s: ValueSettings): OfferChoice {
   const aov = est.orderValueMinor;
   const discount = couponDiscount(s.coupon, aov);
-  const expectedDiscount = clamp01(est.coupon.pConvert) * discount;
+  const expectedDiscount = clamp01(est.coupon.pConvert) * discount * (s.discountFactor ?? 1);
   const couponValue = est.coupon.uplift * aov - expectedDiscount;
   const emailValue = est.email.uplift * aov - s.emailCostMinor;
   const couponOk = est.coupon.supported !== false;

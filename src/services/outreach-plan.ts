@@ -94,6 +94,28 @@ const NO_QUIET_HOURS = { start: '00:00', end: '00:00' };
 const AOV = FEATURE_NAMES.indexOf('avg_order_value');
 const NOTHING: OfferChoice = { offer: 'none', value: 0, cost: 0, coupon: { uplift: 0, value: 0, expectedDiscount: 0 }, email: { uplift: 0, value: 0 } };
 
+/**
+ * The uplift path's coupon cost calibration: the discounts settled coupons gave ÷ the expected
+ * discounts planned for them (before calibration), shrunk towards 1 as if 100 more rows had
+ * cost exactly what was expected. 1 until coupons planned by the model have settled.
+ */
+async function discountCalibration(q: Queryable, campaign: string): Promise<number> {
+  const [r] = await q.query<{ n: number; realized: number | null; planned: number | null }>(
+    `select count(*)::int as n, sum(oc.discount_minor)::float8 as realized,
+            sum((o.reason->'coupon'->>'expectedDiscount')::float8 / coalesce(nullif((o.reason->>'discountFactor')::float8, 0), 1))::float8 as planned
+     from outreach_outcomes oc join outreach o on o.id = oc.outreach_id
+     where oc.campaign = $1 and oc.channel = 'coupon' and not oc.holdout and o.reason->'coupon'->>'expectedDiscount' is not null`,
+    [campaign],
+  );
+  const n = Number(r?.n ?? 0);
+  const planned = Number(r?.planned ?? 0);
+  if (n === 0 || !(planned > 0)) return 1;
+  const prior = (DISCOUNT_PRIOR_ROWS * planned) / n;
+  return Math.min(5, Math.max(0.05, (Number(r?.realized ?? 0) + prior) / (planned + prior)));
+}
+
+const DISCOUNT_PRIOR_ROWS = 100;
+
 /** How many settled coupons the prior redemption rate (1 − churn) counts as, for the tiers' budget. */
 const REDEEM_PRIOR_ROWS = 100;
 
@@ -204,13 +226,14 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
       }
     }
     const redemption = models ? { issued: 0, redeemed: 0 } : await couponRedemption(tx, s.campaign);
+    const discountFactor = models ? await discountCalibration(tx, s.campaign) : 1;
     // Users with no purchases yet are valued at the average order of those with one.
     const withAov = eligible.filter((e) => e.orderValueMinor > 0);
     const meanAov = withAov.length ? withAov.reduce((a, e) => a + e.orderValueMinor, 0) / withAov.length : 0;
     for (const e of eligible) {
       if (!(e.orderValueMinor > 0)) e.orderValueMinor = meanAov;
       if (e.predicted) {
-        e.choice = chooseOffer({ ...e.predicted, orderValueMinor: e.orderValueMinor }, { coupon: terms, emailCostMinor: s.emailCostMinor });
+        e.choice = chooseOffer({ ...e.predicted, orderValueMinor: e.orderValueMinor }, { coupon: terms, emailCostMinor: s.emailCostMinor, discountFactor });
       } else {
         // The tiers know no uplift: a coupon is budgeted at its expected discount on the user's
         // average order, with the redemption rate the campaign's settled coupons measured
@@ -269,7 +292,7 @@ export async function planOutreach(d: { db: Database; log: Logger; now: () => Da
           tier: e.tier,
           churn: round(e.churn),
           orderValueMinor: Math.round(e.orderValueMinor),
-          ...(models ? { coupon: roundAll(e.choice.coupon), email: roundAll(e.choice.email) } : {}),
+          ...(models ? { coupon: roundAll(e.choice.coupon), email: roundAll(e.choice.email), discountFactor: round(discountFactor) } : {}),
           value: round(a.explore ? (a.offer === 'coupon' ? e.choice.coupon.value : e.choice.email.value) : e.choice.value),
           cost: round(a.cost),
           rank: a.rank,

@@ -151,6 +151,39 @@ describe('planning with the value policy', () => {
     expect(high.reason.coupon.supported).toBeUndefined();
   });
 
+  it("the model's coupons are valued and budgeted at what settled coupons really gave, not at P(convert) × the full discount", async () => {
+    await t.db.query(`delete from outreach`);
+    await insertModelRun(t.db, {
+      kind: 'uplift',
+      status: 'done',
+      asOf: NOW,
+      cutoff: null,
+      horizonDays: null,
+      fallback: null,
+      params: { models: syntheticModels(), impute: new Array(UPLIFT_FEATURE_NAMES.length).fill(0) },
+      metrics: {},
+      rowCount: null,
+      positives: null,
+      baseRate: null,
+    });
+    // 1,000 settled model coupons, each planned at an expected discount of 1,000 (¥10) that gave 250 on average.
+    await t.db.query(
+      `with o as (
+         insert into outreach (cycle_id, campaign, user_id, tier, channel, holdout, state, scheduled_at, sent_at, policy, reason, settled_at)
+         select 'old-' || g, $1, 'u' || g, 'high', 'coupon', false, 'sent', $2::timestamptz, $2::timestamptz, 'uplift', jsonb_build_object('coupon', jsonb_build_object('expectedDiscount', 1000)), now()
+         from generate_series(1, 1000) g returning id, cycle_id, user_id)
+       insert into outreach_outcomes (outreach_id, cycle_id, campaign, user_id, tier, channel, holdout, policy, origin, window_start, window_days, converted, conversions, revenue_minor, coupon_redeemed, discount_minor, clicked, unsubscribed)
+       select o.id, o.cycle_id, $1, o.user_id, 'high', 'coupon', false, 'uplift', 'rekindle', $2::timestamptz, 14, true, 1, 0, true, 250, false, false from o`,
+      [base.campaign, new Date(NOW.getTime() - 40 * 86_400_000).toISOString()],
+    );
+    await planOutreach(d(), { ...base, policy: 'uplift', exploreFraction: 0 }, 'p-calibrated');
+    const rows = await t.db.query<{ reason: { discountFactor: number } }>(`select reason from outreach where cycle_id = 'p-calibrated'`);
+    expect(rows.length).toBeGreaterThan(0);
+    // (250 000 + 100 × 1 000) ÷ (1 000 000 + 100 × 1 000)
+    for (const r of rows) expect(r.reason.discountFactor).toBeCloseTo(350 / 1100, 3);
+    await t.db.query(`delete from outreach_outcomes where cycle_id like 'old-%'`);
+  });
+
   it('with OUTREACH_POLICY=tiers, the model is not used and nobody explores', async () => {
     const r = await planOutreach(d(), { ...base, policy: 'tiers', frequencyCapDays: 0 }, 'p-tiers');
     expect(r.policy).toBe('tiers');

@@ -52,6 +52,14 @@ describe('chooseOffer', () => {
     expect(c).toMatchObject({ offer: 'coupon', email: { supported: false } });
   });
 
+  it('scales the expected discount by the calibration factor, in the value and the cost', () => {
+    const est = { coupon: { uplift: 0.3, pConvert: 0.5 }, email: { uplift: 0.05, pConvert: 0.3 }, orderValueMinor: 10_000 };
+    const c = chooseOffer(est, { ...settings, discountFactor: 0.25 });
+    expect(c.coupon.expectedDiscount).toBeCloseTo(250);
+    expect(c.coupon.value).toBeCloseTo(3000 - 250);
+    expect(c.cost).toBeCloseTo(250);
+  });
+
   it('discounts amount coupons by at most the order', () => {
     expect(couponDiscount({ kind: 'amount', value: 3000 }, 2000)).toBe(2000);
     expect(couponDiscount({ kind: 'percent', value: 20 }, 2000)).toBe(400);
