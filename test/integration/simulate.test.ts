@@ -59,7 +59,7 @@ async function simulate(args: string[], env: Record<string, string>): Promise<Si
   const { stdout } = await run(process.execPath, ['bin/rekindle.js', 'simulate', ...args, '--json'], {
     env: { ...process.env, LOG_LEVEL: 'warn', QUEUE_PREFIX: `t${inject('runId')}${randomBytes(2).toString('hex')}`, PGLITE_DIR: join(dir, 'db'), ...env },
     maxBuffer: 32 * 1024 * 1024,
-    timeout: 240_000,
+    timeout: 420_000,
   });
   return JSON.parse(stdout) as Sim;
 }
