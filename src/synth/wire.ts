@@ -32,7 +32,7 @@ export interface WireUser {
 
 export interface WireItem {
   title?: string;
-  item_type?: ItemType;
+  item_type?: string;
   category?: string;
   tags?: string[];
   description?: string;
