@@ -40,17 +40,22 @@ export async function ingestAndAnswer(res: Response, o: MappedIngestOptions, eve
     o.onIngested?.(result.inserted, result.duplicates);
     res.status(200).json({ ...result, ...extra });
   } catch (err) {
-    const sqlState = dataExceptionCode(err);
-    if (sqlState) {
-      o.log.warn({ sqlState, err: (err as Error).message, events: events.length }, 'the database refused a value in a delivery');
-      o.onRejected?.('schema');
-      sendError(res, 400, 'invalid_event', `the database refused a value in these events (SQLSTATE ${sqlState}: ${(err as Error).message}); retrying will not help`);
-      return;
-    }
-    o.log.error({ err, events: events.length }, 'ingest failed');
-    o.onRejected?.('storage');
-    sendError(res, 503, 'storage_unavailable', 'the events could not be stored; retry the delivery');
+    answerIngestError(res, o, err, events.length);
   }
+}
+
+/** An ingest failure: a value the database refuses is a 400 (the same on every retry), anything else a 503 to retry. */
+export function answerIngestError(res: Response, o: MappedIngestOptions, err: unknown, events: number): void {
+  const sqlState = dataExceptionCode(err);
+  if (sqlState) {
+    o.log.warn({ sqlState, err: (err as Error).message, events }, 'the database refused a value in a delivery');
+    o.onRejected?.('schema');
+    sendError(res, 400, 'invalid_event', `the database refused a value in these events (SQLSTATE ${sqlState}: ${(err as Error).message}); retrying will not help`);
+    return;
+  }
+  o.log.error({ err, events }, 'ingest failed');
+  o.onRejected?.('storage');
+  sendError(res, 503, 'storage_unavailable', 'the events could not be stored; retry the delivery');
 }
 
 /** A 400 naming the first issue, with all of them listed. */

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { createIngestor, type Ingestor } from '../services/ingest.js';
 import { createApp } from './app.js';
 import { healthRouter, type ReadinessCheck } from './health.js';
+import { segmentRouter } from './segment.js';
 import { stripeRouter } from './stripe.js';
 import { webhookRouter } from './webhooks.js';
 import { unsubscribeRouter } from './unsubscribe.js';
@@ -58,6 +59,14 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
         secrets: d.config.STRIPE_WEBHOOK_SECRET,
         maxBodyBytes: d.config.INGEST_MAX_BODY_BYTES,
         now,
+        log,
+        ...d.hooks,
+      }),
+      segmentRouter({
+        ingestor,
+        secrets: d.config.SEGMENT_WEBHOOK_SECRET,
+        eventMap: d.config.SEGMENT_EVENT_MAP,
+        maxBodyBytes: d.config.INGEST_MAX_BODY_BYTES,
         log,
         ...d.hooks,
       }),

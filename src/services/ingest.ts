@@ -34,7 +34,11 @@ interface Pending {
 }
 
 export interface Ingestor {
-  ingest(events: readonly InboundEvent[], defaultSource: string): Promise<IngestResult>;
+  /**
+   * Stores events (and the users and items they carry) once committed; `profiles` upserts more
+   * users in the same transaction (a CDP's `identify` traits, which come without an event).
+   */
+  ingest(events: readonly InboundEvent[], defaultSource: string, profiles?: readonly UserRecord[]): Promise<IngestResult>;
   /** Waits for everything accepted so far to be committed. */
   drain(): Promise<void>;
 }
@@ -111,9 +115,9 @@ export function createIngestor(opts: IngestorOptions): Ingestor {
   }
 
   return {
-    ingest(inbound, defaultSource) {
+    ingest(inbound, defaultSource, profiles = []) {
       const events: EventRecord[] = [];
-      const users: UserRecord[] = [];
+      const users: UserRecord[] = [...profiles];
       const items: ItemRecord[] = [];
       for (const e of inbound) {
         const r = toRecords(e, defaultSource);
@@ -123,7 +127,7 @@ export function createIngestor(opts: IngestorOptions): Ingestor {
       }
       return new Promise<IngestResult>((resolve, reject) => {
         waiting.push({ events, users, items, resolve, reject });
-        waitingEvents += events.length;
+        waitingEvents += events.length + profiles.length;
         schedule();
       });
     },
