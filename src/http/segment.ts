@@ -8,7 +8,7 @@
  * map to nothing (page calls, track names we do not map) answer 200 and are counted.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import express, { type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { describeIssues, Id, MAX_BATCH, UserProfile, type FieldIssue, type UserRecord } from '../domain/events.js';
 import { mapSegmentMessage, type SegmentMappedType } from '../domain/segment.js';
 import type { Logger } from '../logger.js';
@@ -25,6 +25,8 @@ export interface SegmentRouteOptions {
   secrets: readonly string[];
   eventMap: Readonly<Record<string, SegmentMappedType>>;
   maxBodyBytes: number;
+  /** Bodies read at once (INGEST_MAX_INFLIGHT); beyond it a delivery gets 503 with Retry-After (the sender retries). */
+  maxInFlight: number;
   log: Logger;
   onRejected?: (reason: string) => void;
   onIngested?: (inserted: number, duplicates: number) => void;
@@ -49,6 +51,7 @@ export function segmentRouter(o: SegmentRouteOptions): Router {
   const router = express.Router();
   const log = o.log.child({ module: 'segment' });
   const ingest = { ingestor: o.ingestor, source: SEGMENT_SOURCE, log, onRejected: o.onRejected, onIngested: o.onIngested };
+  let inFlight = 0;
   router.post('/webhooks/segment', async (req, res, next) => {
     if (o.secrets.length === 0) {
       req.resume();
@@ -63,6 +66,22 @@ export function segmentRouter(o: SegmentRouteOptions): Router {
       sendError(res, 401, 'bad_signature', 'missing X-Signature header (hex HMAC-SHA1 of the body with the shared secret)');
       return;
     }
+    // The signature needs the body: bodies held at once are capped, as on /webhooks/events.
+    if (inFlight >= o.maxInFlight) {
+      req.resume();
+      res.setHeader('retry-after', '1');
+      o.onRejected?.('busy');
+      sendError(res, 503, 'busy', `more than ${o.maxInFlight} deliveries are being read; retry shortly`);
+      return;
+    }
+    inFlight++;
+    try {
+      await handle(req, res, next, signature);
+    } finally {
+      inFlight--;
+    }
+  });
+  const handle = async (req: Request, res: Response, next: NextFunction, signature: string): Promise<void> => {
     let body: Buffer | null;
     try {
       body = await readRawBody(req, res, o.maxBodyBytes);
@@ -144,6 +163,6 @@ export function segmentRouter(o: SegmentRouteOptions): Router {
     } catch (err) {
       answerIngestError(res, ingest, err, v.events.length + profiles.length);
     }
-  });
+  };
   return router;
 }

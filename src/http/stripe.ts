@@ -4,7 +4,7 @@
  * signing secrets tried in turn (rotation), mapped by domain/stripe.ts and ingested as source
  * `stripe`, idempotent on Stripe's event id. Types we do not map answer 200 and are counted.
  */
-import express, { type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import Stripe from 'stripe';
 import { mapStripeEvent, type StripeEventLike } from '../domain/stripe.js';
 import type { Logger } from '../logger.js';
@@ -20,6 +20,8 @@ export interface StripeRouteOptions {
   /** STRIPE_WEBHOOK_SECRET: every `whsec_…` accepted (rotation). */
   secrets: readonly string[];
   maxBodyBytes: number;
+  /** Bodies read at once (INGEST_MAX_INFLIGHT); beyond it a delivery gets 503 with Retry-After (the sender retries). */
+  maxInFlight: number;
   now: () => number;
   log: Logger;
   onRejected?: (reason: string) => void;
@@ -48,6 +50,7 @@ export function stripeRouter(o: StripeRouteOptions): Router {
   const router = express.Router();
   const log = o.log.child({ module: 'stripe' });
   const ingest = { ingestor: o.ingestor, source: STRIPE_SOURCE, log, onRejected: o.onRejected, onIngested: o.onIngested };
+  let inFlight = 0;
   router.post('/webhooks/stripe', async (req, res, next) => {
     if (o.secrets.length === 0) {
       req.resume();
@@ -62,6 +65,22 @@ export function stripeRouter(o: StripeRouteOptions): Router {
       sendError(res, 401, 'bad_signature', 'missing Stripe-Signature header');
       return;
     }
+    // The signature needs the body: bodies held at once are capped, as on /webhooks/events.
+    if (inFlight >= o.maxInFlight) {
+      req.resume();
+      res.setHeader('retry-after', '1');
+      o.onRejected?.('busy');
+      sendError(res, 503, 'busy', `more than ${o.maxInFlight} deliveries are being read; retry shortly`);
+      return;
+    }
+    inFlight++;
+    try {
+      await handle(req, res, next, header);
+    } finally {
+      inFlight--;
+    }
+  });
+  const handle = async (req: Request, res: Response, next: NextFunction, header: string): Promise<void> => {
     let body: Buffer | null;
     try {
       body = await readRawBody(req, res, o.maxBodyBytes);
@@ -91,6 +110,6 @@ export function stripeRouter(o: StripeRouteOptions): Router {
       return;
     }
     await ingestAndAnswer(res, ingest, r.events, { type: evt.type });
-  });
+  };
   return router;
 }
