@@ -47,8 +47,10 @@ export function resolveTimestamp(value: string, tz: string | undefined): LocalTi
   if (WITH_OFFSET.test(v)) return { ok: true, iso: v.replace(' ', 'T').replace(/([+-]\d{2})(\d{2})$/, '$1:$2') };
   const m = LOCAL.exec(v);
   if (!m) return null; // not a timestamp at all: the schema says what is wrong
-  if (tz === undefined)
-    return { ok: false, message: `"${v}" has no time zone offset: add one (e.g. ${v.replace(' ', 'T')}${m[4] ? '' : 'T00:00:00'}Z or +08:00), or import with --timezone <IANA zone> (e.g. --timezone Europe/London) to read it as local time there` };
+  if (tz === undefined) {
+    const example = `${m[1]}-${m[2]}-${m[3]}T${m[4] ?? '00'}:${m[5] ?? '00'}:${m[6] ?? '00'}`;
+    return { ok: false, message: `"${v}" has no time zone offset: add one (e.g. ${example}Z or ${example}+08:00), or import with --timezone <IANA zone> (e.g. --timezone Europe/London) to read it as local time there` };
+  }
   const [, y, mo, d, h = '00', mi = '00', s = '00', frac = ''] = m;
   const wall = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
   if (Number.isNaN(wall) || new Date(wall).getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59)
