@@ -6,7 +6,7 @@
  * the synthetic platform alike.
  */
 import type { EventRecord, ItemRecord, UserRecord } from '../domain/events.js';
-import type { Queryable } from '../db/client.js';
+import type { Database, Queryable } from '../db/client.js';
 import { pgTextArray } from './pg-array.js';
 
 export interface Batch {
@@ -117,3 +117,89 @@ export async function writeBatch(q: Queryable, batch: Batch): Promise<Set<string
 }
 
 export const eventKey = (source: string, eventId: string): string => `${source}\u0000${eventId}`;
+
+/*
+ * The bulk path: COPY into staging tables of the transaction's own (temp, dropped at commit),
+ * then one set-based merge per table. Users and items are merged per id in JS first (an
+ * upsert may touch a row once per statement) and written in id order, events in key order:
+ * every batch locks rows in one global order, so concurrent batches never deadlock.
+ * bench:import measures it beside a bare COPY.
+ */
+const STAGE = `
+create temp table rk_stage_users (id text, email text, name text, locale text, timezone text, signup_at timestamptz) on commit drop;
+create temp table rk_stage_items (id text, title text, item_type text, category text, tags text[], description text, price_minor bigint, currency text, url text) on commit drop;
+create temp table rk_stage_events (source text, event_id text, type text, user_id text, item_id text, occurred_at timestamptz, amount_minor bigint, currency text, quantity int, lesson_id text, percent real, coupon_code text) on commit drop`;
+
+const MERGE_USERS = `
+insert into users (id, email, name, locale, timezone, signup_at)
+select id, email, name, locale, timezone, signup_at from rk_stage_users order by id
+on conflict (id) do update set
+  email = coalesce(excluded.email, users.email),
+  name = coalesce(excluded.name, users.name),
+  locale = coalesce(excluded.locale, users.locale),
+  timezone = coalesce(excluded.timezone, users.timezone),
+  signup_at = least(users.signup_at, excluded.signup_at),
+  updated_at = now()
+where (excluded.email is not null and excluded.email is distinct from users.email)
+   or (excluded.name is not null and excluded.name is distinct from users.name)
+   or (excluded.locale is not null and excluded.locale is distinct from users.locale)
+   or (excluded.timezone is not null and excluded.timezone is distinct from users.timezone)
+   or (excluded.signup_at is not null and (users.signup_at is null or excluded.signup_at < users.signup_at))`;
+
+const MERGE_ITEMS = `
+insert into items (id, title, item_type, category, tags, description, price_minor, currency, url)
+select id, title, item_type, category, coalesce(tags, '{}'), description, price_minor, currency, url from rk_stage_items order by id
+on conflict (id) do update set
+  title = coalesce(excluded.title, items.title),
+  item_type = coalesce(excluded.item_type, items.item_type),
+  category = coalesce(excluded.category, items.category),
+  tags = case when excluded.tags <> '{}' then excluded.tags else items.tags end,
+  description = coalesce(excluded.description, items.description),
+  price_minor = coalesce(excluded.price_minor, items.price_minor),
+  currency = coalesce(excluded.currency, items.currency),
+  url = coalesce(excluded.url, items.url),
+  updated_at = now()
+where (excluded.title is not null and excluded.title is distinct from items.title)
+   or (excluded.item_type is not null and excluded.item_type is distinct from items.item_type)
+   or (excluded.category is not null and excluded.category is distinct from items.category)
+   or (excluded.tags <> '{}' and excluded.tags is distinct from items.tags)
+   or (excluded.description is not null and excluded.description is distinct from items.description)
+   or (excluded.price_minor is not null and excluded.price_minor is distinct from items.price_minor)
+   or (excluded.currency is not null and excluded.currency is distinct from items.currency)
+   or (excluded.url is not null and excluded.url is distinct from items.url)`;
+
+const MERGE_EVENTS = `
+insert into events (source, event_id, type, user_id, item_id, occurred_at, amount_minor, currency, quantity, lesson_id, percent, coupon_code)
+select source, event_id, type, user_id, item_id, occurred_at, amount_minor, currency, quantity, lesson_id, percent, coupon_code
+from rk_stage_events order by source, event_id
+on conflict (source, event_id) do nothing
+returning source, event_id`;
+
+const USER_COLUMNS = ['id', 'email', 'name', 'locale', 'timezone', 'signup_at'];
+const ITEM_COLUMNS = ['id', 'title', 'item_type', 'category', 'tags', 'description', 'price_minor', 'currency', 'url'];
+const EVENT_COLUMNS = ['source', 'event_id', 'type', 'user_id', 'item_id', 'occurred_at', 'amount_minor', 'currency', 'quantity', 'lesson_id', 'percent', 'coupon_code'];
+
+/**
+ * Writes a batch in one transaction through COPY and set-based merges; the same result as
+ * {@link writeBatch} (the keys of the events that were new), at bulk speed. Use it for
+ * batches of hundreds of rows and more: for a handful, writeBatch's single statement wins.
+ */
+export async function copyMergeBatch(db: Pick<Database, 'transaction'>, batch: Batch): Promise<Set<string>> {
+  const users = mergeById(batch.users);
+  const items = mergeById(batch.items);
+  return db.transaction(async (tx) => {
+    for (const stmt of STAGE.split(';')) await tx.query(stmt);
+    await tx.copyIn('rk_stage_users', USER_COLUMNS, users.map((u) => [u.id, u.email, u.name, u.locale, u.timezone, u.signupAt]));
+    await tx.copyIn('rk_stage_items', ITEM_COLUMNS, items.map((i) => [i.id, i.title, i.itemType, i.category, i.tags ? pgTextArray(i.tags) : null, i.description, i.priceMinor, i.currency, i.url]));
+    await tx.copyIn(
+      'rk_stage_events',
+      EVENT_COLUMNS,
+      batch.events.map((e) => [e.source, e.eventId, e.type, e.userId, e.itemId, e.occurredAt, e.amountMinor, e.currency, e.quantity, e.lessonId, e.percent, e.couponCode]),
+    );
+    if (users.length) await tx.query(MERGE_USERS);
+    if (items.length) await tx.query(MERGE_ITEMS);
+    if (batch.events.length === 0) return new Set<string>();
+    const rows = await tx.query<{ source: string; event_id: string }>(MERGE_EVENTS);
+    return new Set(rows.map((r) => eventKey(r.source, r.event_id)));
+  });
+}
