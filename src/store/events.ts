@@ -119,20 +119,24 @@ export async function writeBatch(q: Queryable, batch: Batch): Promise<Set<string
 export const eventKey = (source: string, eventId: string): string => `${source}\u0000${eventId}`;
 
 /*
- * The bulk path: COPY into staging tables of the transaction's own (temp, dropped at commit),
- * then one set-based merge per table. Users and items are merged per id in JS first (an
- * upsert may touch a row once per statement) and written in id order, events in key order:
- * every batch locks rows in one global order, so concurrent batches never deadlock.
- * bench:import measures it beside a bare COPY.
+ * The bulk path: events are COPYed into a staging table of the transaction's own (temp,
+ * dropped at commit) and merged with one set-based insert; the users and items they touch
+ * (merged per id in JS, since an upsert may touch a row once per statement) go in as arrays,
+ * one upsert each. Users in id order, then items in id order, then events in key order: every
+ * batch locks rows in one global order, so concurrent batches never deadlock. bench:import
+ * measures it beside a bare COPY.
  */
-const STAGE = `
-create temp table rk_stage_users (id text, email text, name text, locale text, timezone text, signup_at timestamptz) on commit drop;
-create temp table rk_stage_items (id text, title text, item_type text, category text, tags text[], description text, price_minor bigint, currency text, url text) on commit drop;
-create temp table rk_stage_events (source text, event_id text, type text, user_id text, item_id text, occurred_at timestamptz, amount_minor bigint, currency text, quantity int, lesson_id text, percent real, coupon_code text) on commit drop`;
+const STAGE_EVENTS = `create temp table rk_stage_events (source text, event_id text, type text, user_id text, item_id text, occurred_at timestamptz, amount_minor bigint, currency text, quantity int, lesson_id text, percent real, coupon_code text) on commit drop`;
 
 const MERGE_USERS = `
 insert into users (id, email, name, locale, timezone, signup_at)
-select id, email, name, locale, timezone, signup_at from rk_stage_users order by id
+select s.id, s.email, s.name, s.locale, s.timezone, s.signup_at
+from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) as s(id, email, name, locale, timezone, signup_at)
+-- A row with nothing but its id adds nothing to a user who exists: skip it before the upsert,
+-- which would lock (and so write) the existing row even when its WHERE says no.
+where s.email is not null or s.name is not null or s.locale is not null or s.timezone is not null or s.signup_at is not null
+   or not exists (select 1 from users u where u.id = s.id)
+order by s.id
 on conflict (id) do update set
   email = coalesce(excluded.email, users.email),
   name = coalesce(excluded.name, users.name),
@@ -148,7 +152,13 @@ where (excluded.email is not null and excluded.email is distinct from users.emai
 
 const MERGE_ITEMS = `
 insert into items (id, title, item_type, category, tags, description, price_minor, currency, url)
-select id, title, item_type, category, coalesce(tags, '{}'), description, price_minor, currency, url from rk_stage_items order by id
+select s.id, s.title, s.item_type, s.category, coalesce(s.tags::text[], '{}'), s.description, s.price_minor, s.currency, s.url
+from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[])
+  as s(id, title, item_type, category, tags, description, price_minor, currency, url)
+where s.title is not null or s.item_type is not null or s.category is not null or s.tags is not null or s.description is not null
+   or s.price_minor is not null or s.currency is not null or s.url is not null
+   or not exists (select 1 from items i where i.id = s.id)
+order by s.id
 on conflict (id) do update set
   title = coalesce(excluded.title, items.title),
   item_type = coalesce(excluded.item_type, items.item_type),
@@ -175,8 +185,6 @@ from rk_stage_events order by source, event_id
 on conflict (source, event_id) do nothing
 returning source, event_id`;
 
-const USER_COLUMNS = ['id', 'email', 'name', 'locale', 'timezone', 'signup_at'];
-const ITEM_COLUMNS = ['id', 'title', 'item_type', 'category', 'tags', 'description', 'price_minor', 'currency', 'url'];
 const EVENT_COLUMNS = ['source', 'event_id', 'type', 'user_id', 'item_id', 'occurred_at', 'amount_minor', 'currency', 'quantity', 'lesson_id', 'percent', 'coupon_code'];
 
 /**
@@ -188,17 +196,34 @@ export async function copyMergeBatch(db: Pick<Database, 'transaction'>, batch: B
   const users = mergeById(batch.users);
   const items = mergeById(batch.items);
   return db.transaction(async (tx) => {
-    for (const stmt of STAGE.split(';')) await tx.query(stmt);
-    await tx.copyIn('rk_stage_users', USER_COLUMNS, users.map((u) => [u.id, u.email, u.name, u.locale, u.timezone, u.signupAt]));
-    await tx.copyIn('rk_stage_items', ITEM_COLUMNS, items.map((i) => [i.id, i.title, i.itemType, i.category, i.tags ? pgTextArray(i.tags) : null, i.description, i.priceMinor, i.currency, i.url]));
+    if (users.length)
+      await tx.query(MERGE_USERS, [
+        users.map((u) => u.id),
+        users.map((u) => u.email ?? null),
+        users.map((u) => u.name ?? null),
+        users.map((u) => u.locale ?? null),
+        users.map((u) => u.timezone ?? null),
+        users.map((u) => u.signupAt?.toISOString() ?? null),
+      ]);
+    if (items.length)
+      await tx.query(MERGE_ITEMS, [
+        items.map((i) => i.id),
+        items.map((i) => i.title ?? null),
+        items.map((i) => i.itemType ?? null),
+        items.map((i) => i.category ?? null),
+        items.map((i) => (i.tags ? pgTextArray(i.tags) : null)),
+        items.map((i) => i.description ?? null),
+        items.map((i) => i.priceMinor ?? null),
+        items.map((i) => i.currency ?? null),
+        items.map((i) => i.url ?? null),
+      ]);
+    if (batch.events.length === 0) return new Set<string>();
+    await tx.query(STAGE_EVENTS);
     await tx.copyIn(
       'rk_stage_events',
       EVENT_COLUMNS,
       batch.events.map((e) => [e.source, e.eventId, e.type, e.userId, e.itemId, e.occurredAt, e.amountMinor, e.currency, e.quantity, e.lessonId, e.percent, e.couponCode]),
     );
-    if (users.length) await tx.query(MERGE_USERS);
-    if (items.length) await tx.query(MERGE_ITEMS);
-    if (batch.events.length === 0) return new Set<string>();
     const rows = await tx.query<{ source: string; event_id: string }>(MERGE_EVENTS);
     return new Set(rows.map((r) => eventKey(r.source, r.event_id)));
   });
