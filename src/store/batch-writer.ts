@@ -33,7 +33,7 @@ export async function analyzeTables(db: Pick<Database, 'query'>): Promise<void> 
  * holds `batchSize` events, or as many user and item rows.
  */
 export function createBatchWriter(db: Pick<Database, 'query' | 'copyIn' | 'kind' | 'transaction'>, opts: { batchSize?: number; concurrency?: number } = {}): BatchWriter {
-  const batchSize = opts.batchSize ?? 10_000;
+  const batchSize = opts.batchSize ?? 5000;
   // PGlite is one connection: more in flight only queues.
   const concurrency = db.kind === 'pglite' ? 1 : (opts.concurrency ?? 3);
   const stats: BatchWriterStats = { events: 0, inserted: 0, duplicates: 0, batches: 0 };
