@@ -32,7 +32,10 @@ function mergeById<T extends { id: string }>(rows: readonly T[]): T[] {
 const WRITE_BATCH = `
 with upserted_users as (
   insert into users (id, email, name, locale, timezone, signup_at)
-  select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+  select s.* from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) as s(id, email, name, locale, timezone, signup_at)
+  -- An id-only row for a user who exists adds nothing: skipped, not locked by the upsert.
+  where s.email is not null or s.name is not null or s.locale is not null or s.timezone is not null or s.signup_at is not null
+     or not exists (select 1 from users u where u.id = s.id)
   on conflict (id) do update set
     email = coalesce(excluded.email, users.email),
     name = coalesce(excluded.name, users.name),
@@ -51,6 +54,9 @@ with upserted_users as (
   select id, title, item_type, category, coalesce(tags::text[], '{}'), description, price_minor, currency, url
   from unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[], $27::text[])
     as t(id, title, item_type, category, tags, description, price_minor, currency, url)
+  where t.title is not null or t.item_type is not null or t.category is not null or t.tags is not null or t.description is not null
+     or t.price_minor is not null or t.currency is not null or t.url is not null
+     or not exists (select 1 from items i where i.id = t.id)
   on conflict (id) do update set
     title = coalesce(excluded.title, items.title),
     item_type = coalesce(excluded.item_type, items.item_type),
