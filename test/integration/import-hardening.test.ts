@@ -63,6 +63,22 @@ ${p}6,f@example.com,Fay,en
     expect(await userIds(`${p}2`)).toEqual([]);
   });
 
+  it('counts lines right through CRLF endings, empty lines and multi-line descriptions', async () => {
+    const p = uniq('crlf');
+    const items = file(
+      'crlf.csv',
+      [`item_id,title,description`, `${p}1,One,"two\r\nlines"`, ``, `${p}2,"Two,x`, `${p}3,Three,fine`, `${p}4,Four,"three\r\nline\r\ncell"`, `${p}5,,`, `${p}6,Six`].join('\r\n') + '\r\n',
+    );
+    const r = await importFiles(deps(), { items });
+    expect(r.badRows).toEqual([
+      { file: items, line: 5, field: 'title', message: expect.stringMatching(/quote opened on line 5 is not closed/) },
+      { file: items, line: 11, field: '(row)', message: 'expected 3 cells as in the header, got 2' },
+    ]);
+    const rows = await t.db.query<{ id: string; description: string | null }>('select id, description from items where id like $1 order by id', [`${p}%`]);
+    expect(rows.map((x) => x.id.slice(p.length))).toEqual(['1', '3', '4', '5']);
+    expect(rows[2]!.description).toBe('three\r\nline\r\ncell');
+  });
+
   it('with --strict a stray quote still writes nothing', async () => {
     const p = uniq('sqs');
     const users = file('stray-strict.csv', `user_id,email,name\n${p}1,a@example.com,Ada\n${p}2,b@example.com,"Bob\n${p}3,c@example.com,Cy\n`);
