@@ -101,8 +101,9 @@ program
   .option('--outreach <file>', 'outreach.csv / .ndjson: past campaigns (treated and holdout), written after the events')
   .option('--source <name>', 'source name the event ids are unique within', 'default')
   .option('--strict', 'validate everything first; write nothing if any row is bad')
+  .option('--timezone <zone>', 'IANA time zone for timestamps without an offset (e.g. Europe/London); without it they are bad rows')
   .option('--json', 'machine-readable report')
-  .action(async (o: { events?: string; items?: string; users?: string; outreach?: string; source: string; strict?: boolean; json?: boolean }) => {
+  .action(async (o: { events?: string; items?: string; users?: string; outreach?: string; source: string; strict?: boolean; timezone?: string; json?: boolean }) => {
     const { importFiles } = await load.importer();
     const rt = await openRuntime({ requireMigrated: true });
     const progress = createProgress();

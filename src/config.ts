@@ -52,6 +52,42 @@ const textSecrets = z
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
   .pipe(z.array(z.string().min(16, 'expected secrets of at least 16 characters each (several: comma-separated, the first signs)')));
 
+/** Stripe's endpoint signing secrets (`whsec_…` from the dashboard or `stripe listen`), comma-separated: all verify (rotation). */
+const stripeSecrets = z
+  .string()
+  .trim()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9]{16,}$/, 'expected comma-separated Stripe signing secrets of the form whsec_… (Dashboard → Developers → Webhooks → your endpoint → Signing secret)')));
+
+/** Segment's shared secrets, comma-separated: all verify (rotation). */
+const segmentSecrets = z
+  .string()
+  .trim()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string().min(8, 'expected comma-separated shared secrets of at least 8 characters each')));
+
+/** Which of our event types a Segment `track` name may be mapped to with SEGMENT_EVENT_MAP. */
+export const SEGMENT_MAPPABLE = ['lesson_progress', 'view', 'signup', 'subscription_cancel', 'payment_failed'] as const;
+
+/** `Track Name=our_type,…` → a map from the track name to our event type. */
+const segmentEventMap = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    const out: Record<string, (typeof SEGMENT_MAPPABLE)[number]> = {};
+    for (const pair of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const at = pair.lastIndexOf('=');
+      const name = pair.slice(0, at).trim();
+      const type = pair.slice(at + 1).trim();
+      if (at <= 0 || name === '' || !(SEGMENT_MAPPABLE as readonly string[]).includes(type)) {
+        ctx.addIssue({ code: 'custom', message: `expected comma-separated "Track Name=type" pairs with type one of ${SEGMENT_MAPPABLE.join(', ')}; "${pair}" is not one` });
+        return z.NEVER;
+      }
+      out[name] = type as (typeof SEGMENT_MAPPABLE)[number];
+    }
+    return out;
+  });
+
 const list = z
   .string()
   .trim()
@@ -89,6 +125,9 @@ const spec = {
   WEBHOOK_TOLERANCE_SECONDS: { schema: int(1, 86_400), default: '300' },
   INGEST_MAX_BODY_BYTES: { schema: int(1024, 64 * 1024 * 1024), default: '4194304' },
   INGEST_MAX_INFLIGHT: { schema: int(1, 10_000), default: '64' },
+  STRIPE_WEBHOOK_SECRET: { schema: stripeSecrets, default: '' },
+  SEGMENT_WEBHOOK_SECRET: { schema: segmentSecrets, default: '' },
+  SEGMENT_EVENT_MAP: { schema: segmentEventMap, default: 'Lesson Completed=lesson_progress,Video Content Completed=lesson_progress' },
   INGEST_SOURCE: { schema: z.string().regex(/^[a-z0-9_.-]+$/, 'expected lowercase letters, digits, _ . -'), default: 'default' },
   SMTP_URL: { schema: url(['smtp', 'smtps']).optional(), default: undefined },
   SMTP_FROM: { schema: z.string().min(3), default: 'Rekindle <rekindle@localhost>' },

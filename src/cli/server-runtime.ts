@@ -79,7 +79,7 @@ export async function startHttp(rt: Runtime, opts: StartHttpOptions = {}): Promi
       { name: 'migrations', check: () => assertMigrated(rt.db) },
       { name: 'redis', check: async () => void (await probe.ping()) },
     ],
-    hooks: { onRejected: metrics.onRejected, onIngested: metrics.onIngested },
+    hooks: { onRejected: metrics.onRejected, onIngested: metrics.onIngested, onIgnored: metrics.onIgnored },
     extra: [
       ...(bot?.router ? [bot.router] : []),
       dashboardRouter([queues.scoring, queues.delivery], { user: rt.config.ADMIN_USER, password: rt.config.ADMIN_PASSWORD }),

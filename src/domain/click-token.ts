@@ -19,10 +19,10 @@ import { ValidationError } from './errors.js';
 const KEY_LABEL = 'rekindle.click.key.v1';
 const PURPOSE = 'rekindle.click.v1:';
 const MAC_BYTES = 16;
-/** Item ids are at most 128 characters at the edges; 512 bytes leaves room and bounds the work. */
-const MAX_ITEM_ID_BYTES = 512;
+/** Item ids are at most 200 characters at the edges (MAX_ID_LENGTH), so at most 800 bytes of UTF-8; the limit bounds the work. */
+const MAX_ITEM_ID_BYTES = 800;
 /** Longest token we look at; anything longer is refused before decoding. */
-const MAX_TOKEN_LENGTH = 1024;
+const MAX_TOKEN_LENGTH = 1200;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 /** Canonical decimal: no sign, no leading zero, at most 16 digits (checked against MAX_SAFE_INTEGER too). */
 const DECIMAL_ID = /^[1-9][0-9]{0,15}$/;
@@ -41,7 +41,7 @@ function mac(outreachId: number, itemId: string, secret: string): Buffer {
 /**
  * The URL-safe click token for `itemId` in the email of outreach row `outreachId`.
  * @throws ValidationError when `outreachId` is not a positive safe integer, `itemId` is empty or
- *   longer than 512 UTF-8 bytes, or `secret` is empty
+ *   longer than 800 UTF-8 bytes, or `secret` is empty
  */
 export function signClickToken(outreachId: number, itemId: string, secret: string): string {
   if (!Number.isSafeInteger(outreachId) || outreachId <= 0) {

@@ -3,6 +3,7 @@
  * webhook endpoint, the CSV/NDJSON importer and the synthetic platform alike.
  */
 import { z } from 'zod';
+import { majorToMinor } from './currency.js';
 
 export const EVENT_TYPES = [
   'signup',
@@ -18,25 +19,39 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** The item types code gives a meaning to (memberships renew); any other `item_type` is stored as given. */
 export const ITEM_TYPES = ['course', 'column', 'audiobook', 'membership'] as const;
 export type ItemType = (typeof ITEM_TYPES)[number];
 
+/** `t` when it is one of the known types (which code gives a meaning to), else undefined. */
+export function knownItemType(t: string | undefined): ItemType | undefined {
+  return t !== undefined && (ITEM_TYPES as readonly string[]).includes(t) ? (t as ItemType) : undefined;
+}
+
+/** The longest id (user, item, event, lesson) accepted at any edge. */
+export const MAX_ID_LENGTH = 200;
+/** The largest `quantity` of one line (a bulk licence, a classroom). */
+export const MAX_QUANTITY = 1_000_000;
+
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
-/** An external id: products send strings or integers; we store text. */
+/** C0 controls, DEL and C1 controls: PostgreSQL cannot store NUL, and none belongs in a name or title. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+
+/**
+ * An external id: products send strings or integers; we store text. Any printable characters,
+ * inner spaces included (real exports have `Course 101`), trimmed, at most {@link MAX_ID_LENGTH}.
+ */
 export const Id = z
   .union([z.string(), z.number().int().nonnegative()])
-  .transform((v) => String(v))
+  .transform((v) => String(v).trim())
   .pipe(
     z
       .string()
       .min(1, 'must not be empty')
-      .max(128, 'must be at most 128 characters')
-      .regex(/^[^\s\u0000-\u001f]+$/u, 'must not contain whitespace or control characters'),
+      .max(MAX_ID_LENGTH, `must be at most ${MAX_ID_LENGTH} characters`)
+      .refine((v) => !CONTROL.test(v), 'must not contain control characters'),
   );
-
-/** C0 controls, DEL and C1 controls: PostgreSQL cannot store NUL, and none belongs in a name or title. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 /** The same, except tab, line feed and carriage return. */
 const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/u;
 const NO_CONTROL = 'must not contain control characters';
@@ -84,6 +99,21 @@ export const HttpUrl = z
 
 const Locale = z.string().regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, 'must be a BCP 47 locale such as zh-CN or en');
 
+/**
+ * Open text (e-books, live classes, camps, bundles…), trimmed, at most 40 characters. The four
+ * known types are matched case-insensitively and stored lower-case, so `Membership` still renews.
+ */
+export const ItemTypeText = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(40, 'must be at most 40 characters')
+  .refine((v) => !CONTROL.test(v), NO_CONTROL)
+  .transform((v) => {
+    const lower = v.toLowerCase();
+    return (ITEM_TYPES as readonly string[]).includes(lower) ? lower : v;
+  });
+
 export const UserProfile = z.strictObject({
   email: z.email('must be an email address').max(320).refine((v) => !CONTROL.test(v), NO_CONTROL).optional(),
   name: Text(200).optional(),
@@ -95,7 +125,7 @@ export type UserProfile = z.infer<typeof UserProfile>;
 
 export const ItemProfile = z.strictObject({
   title: Text(500).pipe(z.string().min(1)).optional(),
-  item_type: z.enum(ITEM_TYPES).optional(),
+  item_type: ItemTypeText.optional(),
   category: Text(100).optional(),
   tags: z.array(Text(100).pipe(z.string().min(1))).max(50).optional(),
   description: MultilineText(20_000).optional(),
@@ -114,6 +144,11 @@ const base = {
   item: ItemProfile.optional(),
 };
 const money = { amount_minor: AmountMinor, currency: Currency };
+const Quantity = z
+  .number({ message: 'must be a whole number of units' })
+  .int('must be a whole number of units')
+  .positive('must be at least 1')
+  .max(MAX_QUANTITY, `must be at most ${MAX_QUANTITY.toLocaleString('en')}`);
 
 export const SignupEvent = z.strictObject({ ...base, type: z.literal('signup') });
 export const ViewEvent = z.strictObject({ ...base, type: z.literal('view'), item_id: Id });
@@ -129,11 +164,12 @@ export const PurchaseEvent = z.strictObject({
   ...money,
   type: z.literal('purchase'),
   item_id: Id,
-  quantity: z.number().int().positive().max(10_000).default(1),
+  quantity: Quantity.default(1),
   coupon_code: Text(64).pipe(z.string().min(1)).optional(),
 });
-export const RefundEvent = z.strictObject({ ...base, ...money, type: z.literal('refund'), item_id: Id });
-export const RenewalEvent = z.strictObject({ ...base, ...money, type: z.literal('renewal'), item_id: Id });
+/** A refund of N units (a partial refund) or a renewal of N seats may say how many. */
+export const RefundEvent = z.strictObject({ ...base, ...money, type: z.literal('refund'), item_id: Id, quantity: Quantity.optional() });
+export const RenewalEvent = z.strictObject({ ...base, ...money, type: z.literal('renewal'), item_id: Id, quantity: Quantity.optional() });
 export const SubscriptionCancelEvent = z.strictObject({ ...base, type: z.literal('subscription_cancel'), item_id: Id });
 export const PaymentFailedEvent = z.strictObject({
   ...base,
@@ -203,8 +239,35 @@ export function parseEvent(raw: unknown, prefix = ''): { ok: true; event: Inboun
   if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) {
     return { ok: false, issues: [{ field: join(prefix, 'type'), message: `must be one of ${EVENT_TYPES.join(', ')}` }] };
   }
-  const r = InboundEvent.safeParse(raw);
-  return r.success ? { ok: true, event: r.data } : { ok: false, issues: describeIssues(r.error, prefix, raw) };
+  let input = raw as Record<string, unknown>;
+  if ('amount' in input && MONEY_TYPES.has(type)) {
+    const a = amountToMinor(input);
+    if (!a.ok) return { ok: false, issues: [{ field: join(prefix, a.field), message: a.message }] };
+    const { amount: _amount, ...rest } = input;
+    input = { ...rest, amount_minor: a.minor };
+  }
+  const r = InboundEvent.safeParse(input);
+  return r.success ? { ok: true, event: r.data } : { ok: false, issues: describeIssues(r.error, prefix, input) };
+}
+
+/** Types that carry money: they accept `amount` (major units) in place of `amount_minor`. */
+const MONEY_TYPES = new Set<string>(['purchase', 'refund', 'renewal', 'payment_failed']);
+
+/**
+ * `amount` (a decimal string in major units, `"199.00"`) → integer minor units by the
+ * currency's ISO 4217 exponent. Given together with `amount_minor`, the two must agree.
+ */
+function amountToMinor(o: Record<string, unknown>): { ok: true; minor: number } | { ok: false; field: string; message: string } {
+  const amount = o.amount;
+  const text = typeof amount === 'number' && Number.isFinite(amount) ? String(amount) : amount;
+  if (typeof text !== 'string') return { ok: false, field: 'amount', message: 'must be a decimal amount in major units such as "199.00"' };
+  const currency = Currency.safeParse(o.currency);
+  if (!currency.success) return { ok: false, field: 'currency', message: o.currency === undefined ? 'is required with amount (its ISO 4217 exponent converts it)' : currency.error.issues[0]!.message };
+  const r = majorToMinor(text, currency.data);
+  if (!r.ok) return { ok: false, field: 'amount', message: r.message };
+  if (o.amount_minor !== undefined && o.amount_minor !== r.minor)
+    return { ok: false, field: 'amount', message: `${text} ${currency.data} is ${r.minor} in minor units, but amount_minor says ${JSON.stringify(o.amount_minor)}: give one, or two that agree` };
+  return { ok: true, minor: r.minor };
 }
 
 function join(prefix: string, key: string): string {
@@ -239,7 +302,8 @@ export interface UserRecord {
 export interface ItemRecord {
   id: string;
   title?: string | undefined;
-  itemType?: ItemType | undefined;
+  /** One of {@link ITEM_TYPES} or any other type the product uses, as given. */
+  itemType?: string | undefined;
   category?: string | undefined;
   tags?: string[] | undefined;
   description?: string | undefined;
@@ -261,7 +325,7 @@ export function toRecords(e: InboundEvent, defaultSource = DEFAULT_SOURCE): { ev
     occurredAt: new Date(e.occurred_at),
     amountMinor: 'amount_minor' in e && e.amount_minor !== undefined ? e.amount_minor : null,
     currency: 'currency' in e && e.currency !== undefined ? e.currency : null,
-    quantity: 'quantity' in e ? e.quantity : null,
+    quantity: 'quantity' in e && e.quantity !== undefined ? e.quantity : null,
     lessonId: 'lesson_id' in e ? e.lesson_id : null,
     percent: 'percent' in e ? e.percent : null,
     couponCode: 'coupon_code' in e && e.coupon_code !== undefined ? e.coupon_code : null,

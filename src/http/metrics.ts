@@ -16,10 +16,13 @@ export interface Metrics {
   registry: Registry;
   eventsIngested: Counter<'result'>;
   eventsRejected: Counter<'reason'>;
+  /** Stripe / Segment events answered 200 but not stored: an unmapped type, no user, nothing changed. */
+  eventsIgnored: Counter<'source' | 'type' | 'reason'>;
   jobDuration: Histogram<'job' | 'outcome'>;
   jobFailures: Counter<'job'>;
   onRejected(reason: string): void;
   onIngested(inserted: number, duplicates: number): void;
+  onIgnored(source: string, type: string, reason: string): void;
   onJobDone(job: string, ok: boolean, ms: number): void;
 }
 
@@ -75,6 +78,12 @@ export function createMetrics(db: Queryable, opts: MetricsOptions = {}): Metrics
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'rekindle_' });
   const eventsIngested = new Counter({ name: 'rekindle_events_ingested_total', help: 'Events accepted by the webhook endpoint', labelNames: ['result'] as const, registers: [registry] });
   const eventsRejected = new Counter({ name: 'rekindle_events_rejected_total', help: 'Webhook deliveries refused, by reason', labelNames: ['reason'] as const, registers: [registry] });
+  const eventsIgnored = new Counter({
+    name: 'rekindle_events_ignored_total',
+    help: 'Stripe and Segment events answered 200 but not stored, by source, event type and reason (unknown_type, no_user…)',
+    labelNames: ['source', 'type', 'reason'] as const,
+    registers: [registry],
+  });
   const jobDuration = new Histogram({
     name: 'rekindle_job_duration_seconds',
     help: 'Job run time by job name and outcome',
@@ -134,9 +143,12 @@ export function createMetrics(db: Queryable, opts: MetricsOptions = {}): Metrics
     registry,
     eventsIngested,
     eventsRejected,
+    eventsIgnored,
     jobDuration,
     jobFailures,
     onRejected: (reason) => eventsRejected.inc({ reason }),
+    // Type labels stay bounded: only signed deliveries reach here, and names are cut to 64 characters.
+    onIgnored: (source, type, reason) => eventsIgnored.inc({ source, type: type.slice(0, 64), reason }),
     onIngested: (inserted, duplicates) => {
       if (inserted) eventsIngested.inc({ result: 'new' }, inserted);
       if (duplicates) eventsIngested.inc({ result: 'duplicate' }, duplicates);

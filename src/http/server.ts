@@ -6,6 +6,8 @@ import type { Logger } from '../logger.js';
 import { createIngestor, type Ingestor } from '../services/ingest.js';
 import { createApp } from './app.js';
 import { healthRouter, type ReadinessCheck } from './health.js';
+import { segmentRouter } from './segment.js';
+import { stripeRouter } from './stripe.js';
 import { webhookRouter } from './webhooks.js';
 import { unsubscribeRouter } from './unsubscribe.js';
 import { redirectRouter } from './redirect.js';
@@ -23,7 +25,12 @@ export interface HttpDeps {
   unsubscribeSecret?: string | readonly string[];
   /** More routers to mount (Slack, metrics, dashboard). */
   extra?: Router[];
-  hooks?: { onRejected?: (reason: string) => void; onIngested?: (inserted: number, duplicates: number) => void };
+  hooks?: {
+    onRejected?: (reason: string) => void;
+    onIngested?: (inserted: number, duplicates: number) => void;
+    /** A Stripe or Segment event answered 200 but not stored (an unmapped type…): counted. */
+    onIgnored?: (source: string, type: string, reason: string) => void;
+  };
 }
 
 export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } {
@@ -44,6 +51,24 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
         maxInFlight: d.config.INGEST_MAX_INFLIGHT,
         source: d.config.INGEST_SOURCE,
         now,
+        log,
+        ...d.hooks,
+      }),
+      stripeRouter({
+        ingestor,
+        secrets: d.config.STRIPE_WEBHOOK_SECRET,
+        maxBodyBytes: d.config.INGEST_MAX_BODY_BYTES,
+        maxInFlight: d.config.INGEST_MAX_INFLIGHT,
+        now,
+        log,
+        ...d.hooks,
+      }),
+      segmentRouter({
+        ingestor,
+        secrets: d.config.SEGMENT_WEBHOOK_SECRET,
+        eventMap: d.config.SEGMENT_EVENT_MAP,
+        maxBodyBytes: d.config.INGEST_MAX_BODY_BYTES,
+        maxInFlight: d.config.INGEST_MAX_INFLIGHT,
         log,
         ...d.hooks,
       }),

@@ -44,7 +44,7 @@ function headerProblem(id: string | undefined, timestamp: string | undefined, si
  * resolves with the body, or with null after answering 413/415 itself (a body over the limit
  * is refused as soon as the Content-Length says so, or as soon as it grows past it).
  */
-function readRawBody(req: Request, res: Response, limit: number): Promise<Buffer | null> {
+export function readRawBody(req: Request, res: Response, limit: number): Promise<Buffer | null> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) {
     req.resume();

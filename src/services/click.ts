@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { signClickToken, type ClickClaims } from '../domain/click-token.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { EmailClickEvent, HttpUrl, toRecords } from '../domain/events.js';
+import { EmailClickEvent, HttpUrl, MAX_ID_LENGTH, toRecords } from '../domain/events.js';
 import type { Queryable } from '../db/client.js';
 import { eventKey, writeBatch } from '../store/events.js';
 
@@ -81,10 +81,10 @@ export function withUtm(url: string, utm: { source: string; campaign: string; co
   return u.href;
 }
 
-/** The event id of a click: one per (outreach row, item), within the Id limit of 128 characters. */
+/** The event id of a click: one per (outreach row, item), within the Id limit (MAX_ID_LENGTH). */
 export function clickEventId(outreachId: number, itemId: string): string {
   const id = `click-${outreachId}-${itemId}`;
-  return id.length <= 128 ? id : `click-${outreachId}-h${createHash('sha256').update(itemId, 'utf8').digest('hex').slice(0, 32)}`;
+  return id.length <= MAX_ID_LENGTH ? id : `click-${outreachId}-h${createHash('sha256').update(itemId, 'utf8').digest('hex').slice(0, 32)}`;
 }
 
 export interface ClickDeps {

@@ -8,7 +8,7 @@
  * (`item-<series>-<part>`), lesson counts and popularity are hashed from the id, and a
  * membership's billing period is in its tags.
  */
-import type { ItemRecord, ItemType } from '../domain/events.js';
+import { knownItemType, type ItemRecord, type ItemType } from '../domain/events.js';
 import {
   EN_FORMATS,
   EN_PARTS,
@@ -175,7 +175,7 @@ export function itemTraits(item: ItemRecord): ItemTraits {
   const m = /^(.*)-(\d+)$/.exec(item.id);
   const seriesKey = m ? (m[1] as string) : item.id;
   const part = m ? Math.max(1, Number(m[2])) : 1;
-  const type = item.itemType ?? 'course';
+  const type = knownItemType(item.itemType) ?? 'course';
   let periodDays: number | null = null;
   if (type === 'membership') {
     const tags = item.tags ?? [];

@@ -2,7 +2,7 @@
  * Turns generated records back into the inbound (webhook / NDJSON) event shape, so the
  * synthetic platform can be fed through the same door as a real product.
  */
-import type { EventRecord, EventType, ItemRecord, ItemType, UserRecord } from '../domain/events.js';
+import type { EventRecord, EventType, ItemRecord, UserRecord } from '../domain/events.js';
 
 /** An event as a product would send it (the input side of `InboundEvent`). */
 export interface WireEvent {
@@ -32,7 +32,7 @@ export interface WireUser {
 
 export interface WireItem {
   title?: string;
-  item_type?: ItemType;
+  item_type?: string;
   category?: string;
   tags?: string[];
   description?: string;

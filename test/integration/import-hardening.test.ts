@@ -29,7 +29,7 @@ describe('import hardening', () => {
   const deps = () => ({ db: t.db, log: silentLogger });
   const userIds = async (prefix: string) => (await t.db.query<{ id: string }>('select id from users where id like $1 order by id', [`${prefix}%`])).map((r) => r.id);
 
-  it('a stray quote is a bad row at its own line; the rows it swallowed are named, not silently merged', async () => {
+  it('a stray quote fails only its own row, named by line and column; the lines after it are read on their own', async () => {
     const p = uniq('sq');
     const users = file(
       'stray-quote.csv',
@@ -37,23 +37,55 @@ describe('import hardening', () => {
 ${p}1,a@example.com,Ada,en
 ${p}2,b@example.com,"Bob,en
 ${p}3,c@example.com,Cy,en
-${p}4,d@example.com,Dan",en
-${p}5,e@example.com,Eve,en
+${p}4,d@example.com,Dan,en
+
+${p}5,e@example.com,"Eve,en
+${p}6,f@example.com,Fay,en
 `,
     );
     const r = await importFiles(deps(), { users });
-    expect(r.badRows).toEqual([{ file: users, line: 3, field: 'name', message: expect.stringMatching(/quote opened on line 3 runs to line 5.*lines 4–5/) }]);
-    expect(r.files[0]).toMatchObject({ rows: 3, valid: 2, bad: 1 });
-    expect(await userIds(p)).toEqual([`${p}1`, `${p}5`].sort());
+    expect(r.badRows).toEqual([
+      { file: users, line: 3, field: 'name', message: expect.stringMatching(/quote opened on line 3 is not closed on that line.*from line 4/) },
+      { file: users, line: 7, field: '(row)', message: expect.stringMatching(/quote opened on line 7 is never closed.*from line 8/) },
+    ]);
+    expect(r.files[0]).toMatchObject({ rows: 6, valid: 4, bad: 2 });
+    expect(await userIds(p)).toEqual([`${p}1`, `${p}3`, `${p}4`, `${p}6`].sort());
   });
 
-  it('a quote never closed is a bad row at its line, not a crash of the whole import', async () => {
+  it('a quote never closed costs its own row, not the 50 rows after it (the old behaviour swallowed the rest of the file)', async () => {
     const p = uniq('nc');
     const rows = Array.from({ length: 50 }, (_, i) => `${p}x${i},x${i}@example.com,X,en`).join('\n');
     const users = file('never-closed.csv', `user_id,email,name,locale\n${p}1,a@example.com,Ada,en\n${p}2,b@example.com,"Bob,en\n${rows}\n`);
     const r = await importFiles(deps(), { users });
     expect(r.badRows).toEqual([{ file: users, line: 3, field: '(row)', message: expect.stringMatching(/quote opened on line 3 is never closed/) }]);
-    expect(await userIds(p)).toEqual([`${p}1`]);
+    expect(r.files[0]).toMatchObject({ rows: 52, valid: 51, bad: 1 });
+    expect(await userIds(p)).toHaveLength(51);
+    expect(await userIds(`${p}2`)).toEqual([]);
+  });
+
+  it('counts lines right through CRLF endings, empty lines and multi-line descriptions', async () => {
+    const p = uniq('crlf');
+    const items = file(
+      'crlf.csv',
+      [`item_id,title,description`, `${p}1,One,"two\r\nlines"`, ``, `${p}2,"Two,x`, `${p}3,Three,fine`, `${p}4,Four,"three\r\nline\r\ncell"`, `${p}5,,`, `${p}6,Six`].join('\r\n') + '\r\n',
+    );
+    const r = await importFiles(deps(), { items });
+    expect(r.badRows).toEqual([
+      { file: items, line: 5, field: 'title', message: expect.stringMatching(/quote opened on line 5 is not closed/) },
+      { file: items, line: 11, field: '(row)', message: 'expected 3 cells as in the header, got 2' },
+    ]);
+    const rows = await t.db.query<{ id: string; description: string | null }>('select id, description from items where id like $1 order by id', [`${p}%`]);
+    expect(rows.map((x) => x.id.slice(p.length))).toEqual(['1', '3', '4', '5']);
+    expect(rows[2]!.description).toBe('three\r\nline\r\ncell');
+  });
+
+  it('with --strict a stray quote still writes nothing', async () => {
+    const p = uniq('sqs');
+    const users = file('stray-strict.csv', `user_id,email,name\n${p}1,a@example.com,Ada\n${p}2,b@example.com,"Bob\n${p}3,c@example.com,Cy\n`);
+    const r = await importFiles(deps(), { users, strict: true });
+    expect(r.written).toBe(false);
+    expect(r.badRows[0]).toMatchObject({ line: 3 });
+    expect(await userIds(p)).toEqual([]);
   });
 
   it('a record over the maximum size (1 MiB) is a bad row naming the limit; what came before is imported', async () => {

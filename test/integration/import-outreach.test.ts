@@ -120,7 +120,7 @@ b11,bad-rows,2025-03-01T00:00:00Z,email,treated,,,
     expect(r.badRows).toEqual([
       { file: outreach, line: 2, field: 'offer', message: 'must be coupon or email' },
       { file: outreach, line: 3, field: 'group', message: 'must be treated or holdout' },
-      { file: outreach, line: 4, field: 'sent_at', message: expect.stringMatching(/ISO 8601 timestamp with a time zone offset/) },
+      { file: outreach, line: 4, field: 'sent_at', message: expect.stringMatching(/has no time zone offset: add one \(e.g. 2025-03-01T10:00:00Z.*--timezone/) },
       { file: outreach, line: 5, field: 'coupon_code', message: expect.stringMatching(/must be empty: a holdout row got nothing/) },
       { file: outreach, line: 6, field: 'currency', message: 'is required when discount_minor is given' },
       { file: outreach, line: 7, field: 'campaign', message: expect.stringMatching(/letters .*digits, _ \. -/) },

@@ -122,7 +122,7 @@ describe.each<Driver>(['postgres', 'pglite'])('POST /webhooks/events on %s', (dr
     ['purchase', { quantity: 0 }, 'quantity'],
     ['refund', { amount_minor: -5 }, 'amount_minor'],
     ['renewal', { currency: undefined }, 'currency'],
-    ['subscription_cancel', { item_id: 'has space' }, 'item_id'],
+    ['subscription_cancel', { item_id: 'has\ttab' }, 'item_id'],
     ['payment_failed', { occurred_at: '2026-11-01 08:00' }, 'occurred_at'],
     ['coupon_redeemed', { coupon_code: undefined }, 'coupon_code'],
     ['view', { user_id: undefined }, 'user_id'],

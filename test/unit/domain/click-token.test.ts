@@ -110,7 +110,7 @@ describe('click tokens', () => {
     expect(() => signClickToken(1.5, 'i', SECRET)).toThrow(/positive integer/);
     expect(() => signClickToken(Number.NaN, 'i', SECRET)).toThrow(ValidationError);
     expect(() => signClickToken(1, '', SECRET)).toThrow(/itemId must not be empty/);
-    expect(() => signClickToken(1, 'x'.repeat(513), SECRET)).toThrow(/512/);
+    expect(() => signClickToken(1, 'x'.repeat(801), SECRET)).toThrow(/800/);
     expect(() => signClickToken(1, 'i', '')).toThrow(/secret must not be empty/);
   });
 });
