@@ -18,8 +18,8 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { utterances, type Label, type Utterance } from '../src/bot/corpus/index.js';
 import { entityCandidates } from '../src/bot/entities.js';
-import { nluText, trainClassifier, type IntentClassifier } from '../src/bot/nlu.js';
-import { fromRules, interpret, type Understanding } from '../src/bot/understand.js';
+import { nluText, trainClassifier, type FeatureOptions, type IntentClassifier, type Ranked } from '../src/bot/nlu.js';
+import { DEFAULT_THRESHOLDS, fromRules, interpret, type Thresholds, type Understanding } from '../src/bot/understand.js';
 import { ADMIN_INTENTS, parseQuestion } from '../src/bot/intent.js';
 import { split } from './eval-split.js';
 
@@ -37,20 +37,88 @@ const opt = (name: string, dflt: number): number => {
 const SEED = opt('seed', 1);
 const SPLITS = opt('splits', 5);
 const JSON_OUT = args.includes('--json');
+/** Thresholds chosen per seed on its training groups ({@link tune}) instead of the bot's constants. */
+const TUNE = !args.includes('--fixed');
+/** EVAL_FEATURES='{"wordBigrams":false,…}': another feature set (nlu.ts FeatureOptions), to compare. */
+const FEATURES = process.env.EVAL_FEATURES ? (JSON.parse(process.env.EVAL_FEATURES) as FeatureOptions) : undefined;
 
 const TARGET_ACCURACY = 0.95;
 const TARGET_REFUSED = 0.95;
 const TARGET_P99_MS = 5;
 
 /** The pipeline on one question, with every id candidate taken as a known user. */
-function run(c: IntentClassifier, text: string): Understanding {
+function run(c: IntentClassifier, text: string, th: Thresholds = DEFAULT_THRESHOLDS): Understanding {
   // understand() without the database: every id candidate is a known user.
   const r = parseQuestion(text);
   const ids = entityCandidates(text).ids;
   const shaped = ids.filter((i) => !/^\d{1,20}$/.test(i));
-  if (r.ok && ('ref' in r.intent || shaped.length === 0 || ADMIN_INTENTS.includes(r.intent.kind))) return fromRules(c, text, r.intent, r.lang);
+  if (r.ok && ('ref' in r.intent || shaped.length === 0 || ADMIN_INTENTS.includes(r.intent.kind))) return fromRules(c, text, r.intent, r.lang, th);
   if (!r.ok && r.reason === 'invalid') return { kind: 'invalid', lang: r.lang, error: r.error };
-  return interpret(c, text, new Set(ids));
+  return interpret(c, text, new Set(ids), th);
+}
+
+/** The classifier with {@link IntentClassifier.rank} remembered per text (tuning asks it many times). */
+function memo(c: IntentClassifier): IntentClassifier {
+  const cache = new Map<string, Ranked[]>();
+  const m = Object.create(c) as IntentClassifier;
+  m.rank = (t: string) => {
+    let r = cache.get(t);
+    if (r === undefined) cache.set(t, (r = c.rank(t)));
+    return r;
+  };
+  return m;
+}
+
+/**
+ * The thresholds the grid search may choose (the bot's own are among them). A wider grid
+ * (accept 0.35–0.65, no-domain 0.6/0.85, overrule 0.6–never, out of scope 0–0.7: 144
+ * combinations) picked only values inside this one in every seed and costs 6 minutes here.
+ */
+const GRID: { readonly [K in keyof Thresholds]: readonly number[] } = {
+  accept: [0.5, 0.65],
+  acceptNoDomain: [0.85],
+  second: [0.12, 0.2],
+  overrule: [0.75, 0.9, 1.01],
+  outOfScope: [0, 0.6],
+};
+const COMBOS: Thresholds[] = GRID.accept.flatMap((accept) =>
+  GRID.acceptNoDomain.flatMap((acceptNoDomain) =>
+    GRID.second.flatMap((second) => GRID.overrule.flatMap((overrule) => GRID.outOfScope.map((outOfScope) => ({ accept, acceptNoDomain, second, overrule, outOfScope })))),
+  ),
+);
+
+/**
+ * Chooses the pipeline's thresholds on `train` only: two inner grouped 80/20 splits of it (the
+ * same template-aware split as the outer one), a classifier trained on each inner training part,
+ * and every combination of {@link GRID} scored on the inner held-out part by the mean of four
+ * rates: in-scope accuracy and out-of-scope refusal, en and zh (the four targets, equally).
+ * The outer test groups are never seen. Ties go to the first combination in grid order.
+ */
+function tune(train: readonly Utterance[], seed: number): { th: Thresholds; score: number } {
+  const score = new Float64Array(COMBOS.length);
+  for (let inner = 0; inner < 2; inner++) {
+    const s = split(train, 7919 * seed + inner);
+    const c = memo(trainClassifier(s.train, { features: FEATURES }));
+    COMBOS.forEach((th, k) => {
+      const t = { en: { right: 0, inScope: 0, refused: 0, oos: 0 }, zh: { right: 0, inScope: 0, refused: 0, oos: 0 } };
+      for (const u of s.test) {
+        const got = run(c, u.text, th);
+        const x = t[u.lang];
+        if (u.label === 'out_of_scope') {
+          x.oos++;
+          if (got.kind === 'out_of_scope') x.refused++;
+        } else {
+          x.inScope++;
+          if (outcome(u, got).o === 'right') x.right++;
+        }
+      }
+      const r = (a: number, b: number) => (b > 0 ? a / b : 0);
+      score[k] = (score[k] as number) + (r(t.en.right, t.en.inScope) + r(t.zh.right, t.zh.inScope) + r(t.en.refused, t.en.oos) + r(t.zh.refused, t.zh.oos)) / 8;
+    });
+  }
+  let best = 0;
+  for (let k = 1; k < COMBOS.length; k++) if ((score[k] as number) > (score[best] as number) + 1e-12) best = k;
+  return { th: COMBOS[best] as Thresholds, score: score[best] as number };
 }
 
 type Outcome = 'right' | 'offered' | 'wrong' | 'refused' | 'invalid';
@@ -81,6 +149,7 @@ function nearestNeighbour(c: IntentClassifier, train: readonly Utterance[]): (te
 
 interface SplitResult {
   seed: number;
+  thresholds: Thresholds;
   trainMs: number;
   perLang: Record<'en' | 'zh', LangResult>;
   confusions: [string, number][];
@@ -103,8 +172,9 @@ interface LangResult {
 
 function evaluate(all: readonly Utterance[], seed: number): SplitResult {
   const { train, test } = split(all, seed);
+  const th = TUNE ? tune(train, seed).th : DEFAULT_THRESHOLDS;
   const t0 = performance.now();
-  const c = trainClassifier(train);
+  const c = trainClassifier(train, { features: FEATURES });
   const trainMs = performance.now() - t0;
   const nn = nearestNeighbour(c, train);
   const confusions = new Map<string, number>();
@@ -115,7 +185,7 @@ function evaluate(all: readonly Utterance[], seed: number): SplitResult {
     const perIntent: LangResult['perIntent'] = {};
     let inScope = 0, right = 0, offered = 0, clf = 0, knn = 0, rules = 0, oos = 0, oosRefused = 0, refusedAll = 0;
     for (const u of us) {
-      const got = run(c, u.text);
+      const got = run(c, u.text, th);
       const { o, as } = outcome(u, got);
       const refused = got.kind === 'out_of_scope';
       if (refused) refusedAll++;
@@ -154,7 +224,7 @@ function evaluate(all: readonly Utterance[], seed: number): SplitResult {
       perIntent,
     };
   }
-  return { seed, trainMs, perLang, confusions: [...confusions].sort((a, b) => b[1] - a[1]), wrongExamples };
+  return { seed, thresholds: th, trainMs, perLang, confusions: [...confusions].sort((a, b) => b[1] - a[1]), wrongExamples };
 }
 
 /**
@@ -163,7 +233,7 @@ function evaluate(all: readonly Utterance[], seed: number): SplitResult {
  * without the preemption a shared 2-core machine adds (the load average is printed beside it).
  */
 function latency(all: readonly Utterance[]): { raw: Quantiles; minOf5: Quantiles; load: number[] } {
-  const c = trainClassifier(all);
+  const c = trainClassifier(all, { features: FEATURES });
   const texts = [...all.map((u) => u.text), '一'.repeat(500), '二十'.repeat(250), 'why is u1074 at risk '.repeat(25), '看下 u1074 推荐 '.repeat(50)];
   for (const t of texts) run(c, t); // warm-up pass (JIT), not measured
   const raw: number[] = [];
@@ -241,7 +311,12 @@ if (JSON_OUT) {
   const minPer = Math.min(...counts.values());
   console.log(`corpus: ${all.length} utterances, ${new Set(all.map((u) => u.group)).size} paraphrase groups, ≥${minPer} per label per language; cores: ${os.cpus().length}; node ${process.version}`);
   console.log(`split: 80/20 by paraphrase group, stratified by language × label; seed ${first.seed} in detail, ${SPLITS} seeds averaged`);
-  console.log(`training on the train split: ${first.trainMs.toFixed(0)} ms\n`);
+  console.log(`training on the train split: ${first.trainMs.toFixed(0)} ms\n`)
+  const fmtTh = (t: Thresholds) => `accept ${t.accept}, no-domain ${t.acceptNoDomain}, second ${t.second}, overrule ${t.overrule}, out-of-scope ${t.outOfScope}`;
+  console.log(TUNE ? `thresholds chosen per seed on its training groups only (two inner grouped splits; test groups unseen):` : `thresholds: the bot's constants (--fixed)`);
+  for (const r of results) console.log(`  seed ${r.seed}: ${fmtTh(r.thresholds)}`);
+  if (args.includes('--choose')) console.log(`  the whole corpus, same procedure (what the bot's constants should be): ${fmtTh(tune(all, 0).th)}`);
+  console.log('');
   for (const lang of ['en', 'zh'] as const) {
     const r = first.perLang[lang];
     console.log(`── ${lang} (seed ${first.seed}: ${r.testUtterances} held-out utterances)`);

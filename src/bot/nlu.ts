@@ -149,6 +149,12 @@ export class IntentClassifier {
   }
 }
 
+/**
+ * L2 strength of the softmax. Chosen by grouped cross-validation inside each eval:bot training
+ * split (bench/tune-bot.ts; grid 3e-6…3e-4, flat within ~1.5 points): 3e-6 won in 4 of 5 seeds.
+ */
+export const LAMBDA = 3e-6;
+
 /** Trains a classifier on `examples` (every label present at least once). */
 export function trainClassifier(examples: readonly Pick<Utterance, 'text' | 'label'>[], o: TrainOptions = {}): IntentClassifier {
   if (examples.length === 0) throw new RangeError('trainClassifier: no examples');
@@ -163,6 +169,6 @@ export function trainClassifier(examples: readonly Pick<Utterance, 'text' | 'lab
   const classifier = new IntentClassifier(labels, vocabulary, idf, new SoftmaxModel(vocabulary.length, labels.length, new Float64Array(vocabulary.length * labels.length), new Float64Array(labels.length)), o.features);
   const rows = examples.map((e) => classifier.vector(e.text));
   const y = examples.map((e) => labels.indexOf(e.label));
-  const model = fitSoftmax(rows, y, vocabulary.length, labels.length, { epochs: o.epochs ?? 30, lambda: o.lambda ?? 1e-4, seed: o.seed ?? 1 });
+  const model = fitSoftmax(rows, y, vocabulary.length, labels.length, { epochs: o.epochs ?? 30, lambda: o.lambda ?? LAMBDA, seed: o.seed ?? 1 });
   return new IntentClassifier(labels, vocabulary, idf, model, o.features);
 }
