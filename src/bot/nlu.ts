@@ -5,9 +5,12 @@
  * a second. Deterministic: same corpus, same model.
  *
  * Features of a question: the text cleaned (Slack markup undone, NFKC), lower-cased, entities
- * masked ({@link maskEntities}), then every character 1- to 3-gram of ` text `, and every
- * Latin word and entity placeholder. (1–3-grams measured best of 1–3, 1–4, 2–4 and 1–5, with or
- * without word bigrams, within ±1.5 points of each other: the corpus, not the features, limits it.) TF is sublinear (1 + ln tf), IDF smoothed, and each vector has unit length.
+ * masked ({@link maskEntities}: ids → ⓤ, emails → ⓔ, digits → 0) and segment names → ⓢ, then
+ * every character 1- to 3-gram of ` text `, its words (Latin words and placeholders; Chinese by
+ * Intl.Segmenter('zh', word)) and word bigrams with start/end marks. TF is sublinear
+ * (1 + ln tf), IDF smoothed, and each vector has unit length (L2). Measured on eval:bot's
+ * held-out templates, classifier alone (mean of 5 seeds): char 1–3 + words en 74.2% / zh 77.2%;
+ * with bigrams, Chinese words and ⓢ 75.5% / 79.1%; with λ chosen by inner CV 76.6% / 82.1%.
  */
 import { fitSoftmax, SoftmaxModel, type SparseRow } from '../ml/softmax.js';
 import type { Label, Utterance } from './corpus/index.js';
