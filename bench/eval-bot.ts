@@ -41,6 +41,9 @@ const JSON_OUT = args.includes('--json');
 const TUNE = !args.includes('--fixed');
 /** EVAL_FEATURES='{"wordBigrams":false,…}': another feature set (nlu.ts FeatureOptions), to compare. */
 const FEATURES = process.env.EVAL_FEATURES ? (JSON.parse(process.env.EVAL_FEATURES) as FeatureOptions) : undefined;
+/** EVAL_LAMBDA=1e-4: another L2 strength; EVAL_THRESHOLDS='{"accept":0.5,…}' with --fixed: other fixed thresholds (to re-measure an older configuration). */
+const LAMBDA_OVERRIDE = process.env.EVAL_LAMBDA ? Number(process.env.EVAL_LAMBDA) : undefined;
+const FIXED: Thresholds = process.env.EVAL_THRESHOLDS ? { ...DEFAULT_THRESHOLDS, ...(JSON.parse(process.env.EVAL_THRESHOLDS) as Partial<Thresholds>) } : DEFAULT_THRESHOLDS;
 
 const TARGET_ACCURACY = 0.95;
 const TARGET_REFUSED = 0.95;
@@ -98,7 +101,7 @@ function tune(train: readonly Utterance[], seed: number): { th: Thresholds; scor
   const score = new Float64Array(COMBOS.length);
   for (let inner = 0; inner < 2; inner++) {
     const s = split(train, 7919 * seed + inner);
-    const c = memo(trainClassifier(s.train, { features: FEATURES }));
+    const c = memo(trainClassifier(s.train, { features: FEATURES, lambda: LAMBDA_OVERRIDE }));
     COMBOS.forEach((th, k) => {
       const t = { en: { right: 0, inScope: 0, refused: 0, oos: 0 }, zh: { right: 0, inScope: 0, refused: 0, oos: 0 } };
       for (const u of s.test) {
@@ -172,9 +175,9 @@ interface LangResult {
 
 function evaluate(all: readonly Utterance[], seed: number): SplitResult {
   const { train, test } = split(all, seed);
-  const th = TUNE ? tune(train, seed).th : DEFAULT_THRESHOLDS;
+  const th = TUNE ? tune(train, seed).th : FIXED;
   const t0 = performance.now();
-  const c = trainClassifier(train, { features: FEATURES });
+  const c = trainClassifier(train, { features: FEATURES, lambda: LAMBDA_OVERRIDE });
   const trainMs = performance.now() - t0;
   const nn = nearestNeighbour(c, train);
   const confusions = new Map<string, number>();
@@ -233,7 +236,7 @@ function evaluate(all: readonly Utterance[], seed: number): SplitResult {
  * without the preemption a shared 2-core machine adds (the load average is printed beside it).
  */
 function latency(all: readonly Utterance[]): { raw: Quantiles; minOf5: Quantiles; load: number[] } {
-  const c = trainClassifier(all, { features: FEATURES });
+  const c = trainClassifier(all, { features: FEATURES, lambda: LAMBDA_OVERRIDE });
   const texts = [...all.map((u) => u.text), '一'.repeat(500), '二十'.repeat(250), 'why is u1074 at risk '.repeat(25), '看下 u1074 推荐 '.repeat(50)];
   for (const t of texts) run(c, t); // warm-up pass (JIT), not measured
   const raw: number[] = [];

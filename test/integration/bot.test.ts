@@ -732,7 +732,7 @@ describe('Slack bot over a seeded, scored database', () => {
   });
 
   it('asks "did you mean" with buttons when unsure; a click runs the reading as the clicker, with the same admin check and audit', async () => {
-    const two = await dm('how are the customers'); // torn between the user count and the overview
+    const two = await dm('how are the users');
     const actions = (two.msg.args.blocks as { type: string; elements?: { action_id: string; value: string; text: { text: string } }[] }[]).find((b) => b.type === 'actions');
     expect(actions?.elements?.map((e) => e.action_id)).toEqual(['ask_intent_0', 'ask_intent_1']);
     const overviewButton = actions!.elements!.find((e) => JSON.parse(e.value).intent.kind === 'overview')!;
