@@ -1,8 +1,12 @@
 /**
  * `npm run eval:bot`: trains the intent classifier on 80% of the corpus (src/bot/corpus) and
  * measures the whole question pipeline (rules → entities → classifier → did-you-mean / refusal)
- * on the held-out 20%. The split is by paraphrase group, stratified by language and label:
- * near-duplicates never straddle it, so the test phrasings are ones the model never saw.
+ * on the held-out 20%. The split is by paraphrase template (a group joined with every group
+ * sharing a wording once ids, numbers and segment names are masked: eval-split.ts), stratified
+ * by language and label: near-duplicates never straddle it, so the test phrasings are ones the
+ * model never saw. The pipeline's thresholds are chosen per seed on its training groups only
+ * ({@link tune}: two inner grouped splits); `--fixed` uses the bot's constants instead, and
+ * `--choose` prints what the same procedure picks on the whole corpus (the bot's constants).
  *
  * Prints, per language: accuracy per intent (answered with the right intent), the share offered
  * as a "did you mean" button instead, refusal precision/recall on the out-of-scope set, the most
@@ -12,7 +16,7 @@
  * Ids in test questions are treated as known users (the pipeline's one DB lookup is replaced by
  * "every id candidate exists"), so the numbers measure language, not the seed data.
  *
- *   npm run eval:bot [-- --seed 1] [--splits 5] [--json] [--wrong] [--nlpjs]
+ *   npm run eval:bot [-- --seed 1] [--splits 5] [--json] [--wrong] [--nlpjs] [--fixed] [--choose]
  */
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -329,6 +333,12 @@ if (JSON_OUT) {
     }
     console.log(`pipeline accuracy (answered right)   ${pct(r.accuracy)}   mean of ${SPLITS} seeds ${pct(mean((x) => x.perLang[lang].accuracy))}   target ≥${pct(TARGET_ACCURACY)}: ${mark(mean((x) => x.perLang[lang].accuracy) >= TARGET_ACCURACY)}`);
     console.log(`answered right or offered as button  ${pct(r.answeredOrOffered)}   mean ${pct(mean((x) => x.perLang[lang].answeredOrOffered))}`);
+    const adminOffered = (x: SplitResult) => {
+      const pi = x.perLang[lang].perIntent;
+      const n = Object.values(pi).reduce((t, v) => t + v.n, 0);
+      return ADMIN_INTENTS.reduce((t, k) => t + (pi[k]?.offered ?? 0), 0) / n;
+    };
+    console.log(`  of which admin requests offered as a one-click button (by design, not counted right): ${pct(adminOffered(first))}   mean ${pct(mean(adminOffered))}`);
     console.log(`out-of-scope refused (recall)        ${pct(r.refusalRecall)}   mean ${pct(mean((x) => x.perLang[lang].refusalRecall))}   target ≥${pct(TARGET_REFUSED)}: ${mark(mean((x) => x.perLang[lang].refusalRecall) >= TARGET_REFUSED)}`);
     console.log(`refusal precision                    ${pct(r.refusalPrecision)}   mean ${pct(mean((x) => x.perLang[lang].refusalPrecision))}`);
     console.log(`baselines (same split): rules alone ${pct(r.rulesOnly)}, softmax classifier alone ${pct(r.classifierOnly)}, 1-NN cosine ${pct(r.nearestNeighbour)}`);
