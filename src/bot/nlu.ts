@@ -1,8 +1,8 @@
 /**
  * The intent classifier: character n-gram TF-IDF features (no word segmentation needed, so
  * Chinese, English, typos and mixed text share one featurizer) and a softmax regression
- * (src/ml/softmax.ts) trained on the labelled corpus (src/bot/corpus) at start-up, in about
- * a second. Deterministic: same corpus, same model.
+ * (src/ml/softmax.ts) trained on the labelled corpus (src/bot/corpus) at start-up, in 1–3
+ * seconds. Deterministic: same corpus, same model.
  *
  * Features of a question: the text cleaned (Slack markup undone, NFKC), lower-cased, entities
  * masked ({@link maskEntities}: ids → ⓤ, emails → ⓔ, digits → 0) and segment names → ⓢ, then
