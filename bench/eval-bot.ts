@@ -1,8 +1,12 @@
 /**
  * `npm run eval:bot`: trains the intent classifier on 80% of the corpus (src/bot/corpus) and
  * measures the whole question pipeline (rules → entities → classifier → did-you-mean / refusal)
- * on the held-out 20%. The split is by paraphrase group, stratified by language and label:
- * near-duplicates never straddle it, so the test phrasings are ones the model never saw.
+ * on the held-out 20%. The split is by paraphrase template (a group joined with every group
+ * sharing a wording once ids, numbers and segment names are masked: eval-split.ts), stratified
+ * by language and label: near-duplicates never straddle it, so the test phrasings are ones the
+ * model never saw. The pipeline's thresholds are chosen per seed on its training groups only
+ * ({@link tune}: two inner grouped splits); `--fixed` uses the bot's constants instead, and
+ * `--choose` prints what the same procedure picks on the whole corpus (the bot's constants).
  *
  * Prints, per language: accuracy per intent (answered with the right intent), the share offered
  * as a "did you mean" button instead, refusal precision/recall on the out-of-scope set, the most
@@ -12,16 +16,16 @@
  * Ids in test questions are treated as known users (the pipeline's one DB lookup is replaced by
  * "every id candidate exists"), so the numbers measure language, not the seed data.
  *
- *   npm run eval:bot [-- --seed 1] [--splits 5] [--json] [--wrong] [--nlpjs]
+ *   npm run eval:bot [-- --seed 1] [--splits 5] [--json] [--wrong] [--nlpjs] [--fixed] [--choose]
  */
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { utterances, type Label, type Utterance } from '../src/bot/corpus/index.js';
 import { entityCandidates } from '../src/bot/entities.js';
-import { nluText, trainClassifier, type IntentClassifier } from '../src/bot/nlu.js';
-import { fromRules, interpret, type Understanding } from '../src/bot/understand.js';
+import { nluText, trainClassifier, type FeatureOptions, type IntentClassifier, type Ranked } from '../src/bot/nlu.js';
+import { DEFAULT_THRESHOLDS, fromRules, interpret, type Thresholds, type Understanding } from '../src/bot/understand.js';
 import { ADMIN_INTENTS, parseQuestion } from '../src/bot/intent.js';
-import { mulberry32 } from '../src/ml/prng.js';
+import { split } from './eval-split.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number): number => {
@@ -37,42 +41,91 @@ const opt = (name: string, dflt: number): number => {
 const SEED = opt('seed', 1);
 const SPLITS = opt('splits', 5);
 const JSON_OUT = args.includes('--json');
+/** Thresholds chosen per seed on its training groups ({@link tune}) instead of the bot's constants. */
+const TUNE = !args.includes('--fixed');
+/** EVAL_FEATURES='{"wordBigrams":false,…}': another feature set (nlu.ts FeatureOptions), to compare. */
+const FEATURES = process.env.EVAL_FEATURES ? (JSON.parse(process.env.EVAL_FEATURES) as FeatureOptions) : undefined;
+/** EVAL_LAMBDA=1e-4: another L2 strength; EVAL_THRESHOLDS='{"accept":0.5,…}' with --fixed: other fixed thresholds (to re-measure an older configuration). */
+const LAMBDA_OVERRIDE = process.env.EVAL_LAMBDA ? Number(process.env.EVAL_LAMBDA) : undefined;
+const FIXED: Thresholds = process.env.EVAL_THRESHOLDS ? { ...DEFAULT_THRESHOLDS, ...(JSON.parse(process.env.EVAL_THRESHOLDS) as Partial<Thresholds>) } : DEFAULT_THRESHOLDS;
 
 const TARGET_ACCURACY = 0.95;
 const TARGET_REFUSED = 0.95;
 const TARGET_P99_MS = 5;
 
-/** Held-out groups: 20% (at least one) of each language × label, chosen by a seeded shuffle. */
-function split(all: readonly Utterance[], seed: number): { train: Utterance[]; test: Utterance[] } {
-  const rand = mulberry32(seed);
-  const byKey = new Map<string, string[]>();
-  for (const u of all) {
-    const key = `${u.lang}:${u.label}`;
-    const gs = byKey.get(key) ?? [];
-    if (!gs.includes(u.group)) gs.push(u.group);
-    byKey.set(key, gs);
-  }
-  const test = new Set<string>();
-  for (const gs of byKey.values()) {
-    const s = [...gs];
-    for (let i = s.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [s[i], s[j]] = [s[j] as string, s[i] as string];
-    }
-    for (const g of s.slice(0, Math.max(1, Math.round(s.length * 0.2)))) test.add(g);
-  }
-  return { train: all.filter((u) => !test.has(u.group)), test: all.filter((u) => test.has(u.group)) };
-}
-
 /** The pipeline on one question, with every id candidate taken as a known user. */
-function run(c: IntentClassifier, text: string): Understanding {
+function run(c: IntentClassifier, text: string, th: Thresholds = DEFAULT_THRESHOLDS): Understanding {
   // understand() without the database: every id candidate is a known user.
   const r = parseQuestion(text);
   const ids = entityCandidates(text).ids;
   const shaped = ids.filter((i) => !/^\d{1,20}$/.test(i));
-  if (r.ok && ('ref' in r.intent || shaped.length === 0 || ADMIN_INTENTS.includes(r.intent.kind))) return fromRules(c, text, r.intent, r.lang);
+  if (r.ok && ('ref' in r.intent || shaped.length === 0 || ADMIN_INTENTS.includes(r.intent.kind))) return fromRules(c, text, r.intent, r.lang, th);
   if (!r.ok && r.reason === 'invalid') return { kind: 'invalid', lang: r.lang, error: r.error };
-  return interpret(c, text, new Set(ids));
+  return interpret(c, text, new Set(ids), th);
+}
+
+/** The classifier with {@link IntentClassifier.rank} remembered per text (tuning asks it many times). */
+function memo(c: IntentClassifier): IntentClassifier {
+  const cache = new Map<string, Ranked[]>();
+  const m = Object.create(c) as IntentClassifier;
+  m.rank = (t: string) => {
+    let r = cache.get(t);
+    if (r === undefined) cache.set(t, (r = c.rank(t)));
+    return r;
+  };
+  return m;
+}
+
+/**
+ * The thresholds the grid search may choose (the bot's own are among them). A wider grid
+ * (accept 0.35–0.65, no-domain 0.6/0.85, overrule 0.6–never, out of scope 0–0.7: 144
+ * combinations) picked only values inside this one in every seed and costs 6 minutes here.
+ */
+const GRID: { readonly [K in keyof Thresholds]: readonly number[] } = {
+  accept: [0.5, 0.65],
+  acceptNoDomain: [0.85],
+  second: [0.12, 0.2],
+  overrule: [0.75, 0.9, 1.01],
+  outOfScope: [0, 0.6],
+};
+const COMBOS: Thresholds[] = GRID.accept.flatMap((accept) =>
+  GRID.acceptNoDomain.flatMap((acceptNoDomain) =>
+    GRID.second.flatMap((second) => GRID.overrule.flatMap((overrule) => GRID.outOfScope.map((outOfScope) => ({ accept, acceptNoDomain, second, overrule, outOfScope })))),
+  ),
+);
+
+/**
+ * Chooses the pipeline's thresholds on `train` only: two inner grouped 80/20 splits of it (the
+ * same template-aware split as the outer one), a classifier trained on each inner training part,
+ * and every combination of {@link GRID} scored on the inner held-out part by the mean of four
+ * rates: in-scope accuracy and out-of-scope refusal, en and zh (the four targets, equally).
+ * The outer test groups are never seen. Ties go to the first combination in grid order.
+ */
+function tune(train: readonly Utterance[], seed: number): { th: Thresholds; score: number } {
+  const score = new Float64Array(COMBOS.length);
+  for (let inner = 0; inner < 2; inner++) {
+    const s = split(train, 7919 * seed + inner);
+    const c = memo(trainClassifier(s.train, { features: FEATURES, lambda: LAMBDA_OVERRIDE }));
+    COMBOS.forEach((th, k) => {
+      const t = { en: { right: 0, inScope: 0, refused: 0, oos: 0 }, zh: { right: 0, inScope: 0, refused: 0, oos: 0 } };
+      for (const u of s.test) {
+        const got = run(c, u.text, th);
+        const x = t[u.lang];
+        if (u.label === 'out_of_scope') {
+          x.oos++;
+          if (got.kind === 'out_of_scope') x.refused++;
+        } else {
+          x.inScope++;
+          if (outcome(u, got).o === 'right') x.right++;
+        }
+      }
+      const r = (a: number, b: number) => (b > 0 ? a / b : 0);
+      score[k] = (score[k] as number) + (r(t.en.right, t.en.inScope) + r(t.zh.right, t.zh.inScope) + r(t.en.refused, t.en.oos) + r(t.zh.refused, t.zh.oos)) / 8;
+    });
+  }
+  let best = 0;
+  for (let k = 1; k < COMBOS.length; k++) if ((score[k] as number) > (score[best] as number) + 1e-12) best = k;
+  return { th: COMBOS[best] as Thresholds, score: score[best] as number };
 }
 
 type Outcome = 'right' | 'offered' | 'wrong' | 'refused' | 'invalid';
@@ -103,6 +156,7 @@ function nearestNeighbour(c: IntentClassifier, train: readonly Utterance[]): (te
 
 interface SplitResult {
   seed: number;
+  thresholds: Thresholds;
   trainMs: number;
   perLang: Record<'en' | 'zh', LangResult>;
   confusions: [string, number][];
@@ -125,8 +179,9 @@ interface LangResult {
 
 function evaluate(all: readonly Utterance[], seed: number): SplitResult {
   const { train, test } = split(all, seed);
+  const th = TUNE ? tune(train, seed).th : FIXED;
   const t0 = performance.now();
-  const c = trainClassifier(train);
+  const c = trainClassifier(train, { features: FEATURES, lambda: LAMBDA_OVERRIDE });
   const trainMs = performance.now() - t0;
   const nn = nearestNeighbour(c, train);
   const confusions = new Map<string, number>();
@@ -137,7 +192,7 @@ function evaluate(all: readonly Utterance[], seed: number): SplitResult {
     const perIntent: LangResult['perIntent'] = {};
     let inScope = 0, right = 0, offered = 0, clf = 0, knn = 0, rules = 0, oos = 0, oosRefused = 0, refusedAll = 0;
     for (const u of us) {
-      const got = run(c, u.text);
+      const got = run(c, u.text, th);
       const { o, as } = outcome(u, got);
       const refused = got.kind === 'out_of_scope';
       if (refused) refusedAll++;
@@ -176,7 +231,7 @@ function evaluate(all: readonly Utterance[], seed: number): SplitResult {
       perIntent,
     };
   }
-  return { seed, trainMs, perLang, confusions: [...confusions].sort((a, b) => b[1] - a[1]), wrongExamples };
+  return { seed, thresholds: th, trainMs, perLang, confusions: [...confusions].sort((a, b) => b[1] - a[1]), wrongExamples };
 }
 
 /**
@@ -185,7 +240,7 @@ function evaluate(all: readonly Utterance[], seed: number): SplitResult {
  * without the preemption a shared 2-core machine adds (the load average is printed beside it).
  */
 function latency(all: readonly Utterance[]): { raw: Quantiles; minOf5: Quantiles; load: number[] } {
-  const c = trainClassifier(all);
+  const c = trainClassifier(all, { features: FEATURES, lambda: LAMBDA_OVERRIDE });
   const texts = [...all.map((u) => u.text), '一'.repeat(500), '二十'.repeat(250), 'why is u1074 at risk '.repeat(25), '看下 u1074 推荐 '.repeat(50)];
   for (const t of texts) run(c, t); // warm-up pass (JIT), not measured
   const raw: number[] = [];
@@ -263,7 +318,12 @@ if (JSON_OUT) {
   const minPer = Math.min(...counts.values());
   console.log(`corpus: ${all.length} utterances, ${new Set(all.map((u) => u.group)).size} paraphrase groups, ≥${minPer} per label per language; cores: ${os.cpus().length}; node ${process.version}`);
   console.log(`split: 80/20 by paraphrase group, stratified by language × label; seed ${first.seed} in detail, ${SPLITS} seeds averaged`);
-  console.log(`training on the train split: ${first.trainMs.toFixed(0)} ms\n`);
+  console.log(`training on the train split: ${first.trainMs.toFixed(0)} ms\n`)
+  const fmtTh = (t: Thresholds) => `accept ${t.accept}, no-domain ${t.acceptNoDomain}, second ${t.second}, overrule ${t.overrule}, out-of-scope ${t.outOfScope}`;
+  console.log(TUNE ? `thresholds chosen per seed on its training groups only (two inner grouped splits; test groups unseen):` : `thresholds: the bot's constants (--fixed)`);
+  for (const r of results) console.log(`  seed ${r.seed}: ${fmtTh(r.thresholds)}`);
+  if (args.includes('--choose')) console.log(`  the whole corpus, same procedure (what the bot's constants should be): ${fmtTh(tune(all, 0).th)}`);
+  console.log('');
   for (const lang of ['en', 'zh'] as const) {
     const r = first.perLang[lang];
     console.log(`── ${lang} (seed ${first.seed}: ${r.testUtterances} held-out utterances)`);
@@ -273,6 +333,12 @@ if (JSON_OUT) {
     }
     console.log(`pipeline accuracy (answered right)   ${pct(r.accuracy)}   mean of ${SPLITS} seeds ${pct(mean((x) => x.perLang[lang].accuracy))}   target ≥${pct(TARGET_ACCURACY)}: ${mark(mean((x) => x.perLang[lang].accuracy) >= TARGET_ACCURACY)}`);
     console.log(`answered right or offered as button  ${pct(r.answeredOrOffered)}   mean ${pct(mean((x) => x.perLang[lang].answeredOrOffered))}`);
+    const adminOffered = (x: SplitResult) => {
+      const pi = x.perLang[lang].perIntent;
+      const n = Object.values(pi).reduce((t, v) => t + v.n, 0);
+      return ADMIN_INTENTS.reduce((t, k) => t + (pi[k]?.offered ?? 0), 0) / n;
+    };
+    console.log(`  of which admin requests offered as a one-click button (by design, not counted right): ${pct(adminOffered(first))}   mean ${pct(mean(adminOffered))}`);
     console.log(`out-of-scope refused (recall)        ${pct(r.refusalRecall)}   mean ${pct(mean((x) => x.perLang[lang].refusalRecall))}   target ≥${pct(TARGET_REFUSED)}: ${mark(mean((x) => x.perLang[lang].refusalRecall) >= TARGET_REFUSED)}`);
     console.log(`refusal precision                    ${pct(r.refusalPrecision)}   mean ${pct(mean((x) => x.perLang[lang].refusalPrecision))}`);
     console.log(`baselines (same split): rules alone ${pct(r.rulesOnly)}, softmax classifier alone ${pct(r.classifierOnly)}, 1-NN cosine ${pct(r.nearestNeighbour)}`);

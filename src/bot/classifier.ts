@@ -1,6 +1,6 @@
 /**
- * The intent classifier trained on the whole corpus, once per process, on first use (about a
- * second on 2 cores; the bot warms it at start). Training is deterministic, so every process
+ * The intent classifier trained on the whole corpus, once per process, on first use (1–3 s
+ * on 2 cores depending on load; the bot warms it at start). Training is deterministic, so every process
  * answers the same question the same way.
  */
 import { utterances } from './corpus/index.js';

@@ -311,6 +311,13 @@ const SEGMENT_NAMES: readonly SegmentName[] = (() => {
 })();
 
 /**
+ * Segment names that name a segment wherever they stand (not the everyday-word aliases such as
+ * "new", "at risk", 流失风险, 核心), normalized, longest first: the classifier replaces them with
+ * one placeholder so it learns "a segment was named" rather than which one.
+ */
+export const UNAMBIGUOUS_SEGMENT_NAMES: readonly string[] = SEGMENT_NAMES.filter((s) => !s.ambiguous && s.name.length >= 2).map((s) => s.name);
+
+/**
  * Resolves a segment name as typed in a command: the snake_case key, the English or Chinese
  * label, or a common variant, case- and punctuation-insensitively (`Champions`, `cant_lose_them`,
  * `Can't lose them`, `核心用户`, `at-risk`).
