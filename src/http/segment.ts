@@ -8,14 +8,14 @@
  * map to nothing (page calls, track names we do not map) answer 200 and are counted.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import { describeIssues, Id, MAX_BATCH, UserProfile, type FieldIssue, type UserRecord } from '../domain/events.js';
 import { mapSegmentMessage, type SegmentMappedType } from '../domain/segment.js';
 import type { Logger } from '../logger.js';
 import type { Ingestor } from '../services/ingest.js';
 import { sendError } from './errors.js';
 import { answerIngestError, refuseInvalid, validateMapped } from './mapped-ingest.js';
-import { readRawBody } from './webhooks.js';
+import { asGate, readGatedBody, type BodyGate } from './webhooks.js';
 
 export const SEGMENT_SOURCE = 'segment';
 
@@ -26,7 +26,7 @@ export interface SegmentRouteOptions {
   eventMap: Readonly<Record<string, SegmentMappedType>>;
   maxBodyBytes: number;
   /** Bodies read at once (INGEST_MAX_INFLIGHT); beyond it a delivery gets 503 with Retry-After (the sender retries). */
-  maxInFlight: number;
+  maxInFlight: number | BodyGate;
   log: Logger;
   onRejected?: (reason: string) => void;
   onIngested?: (inserted: number, duplicates: number) => void;
@@ -51,7 +51,7 @@ export function segmentRouter(o: SegmentRouteOptions): Router {
   const router = express.Router();
   const log = o.log.child({ module: 'segment' });
   const ingest = { ingestor: o.ingestor, source: SEGMENT_SOURCE, log, onRejected: o.onRejected, onIngested: o.onIngested };
-  let inFlight = 0;
+  const gate = asGate(o.maxInFlight);
   router.post('/webhooks/segment', async (req, res, next) => {
     if (o.secrets.length === 0) {
       req.resume();
@@ -66,30 +66,16 @@ export function segmentRouter(o: SegmentRouteOptions): Router {
       sendError(res, 401, 'bad_signature', 'missing X-Signature header (hex HMAC-SHA1 of the body with the shared secret)');
       return;
     }
-    // The signature needs the body: bodies held at once are capped, as on /webhooks/events.
-    if (inFlight >= o.maxInFlight) {
-      req.resume();
-      res.setHeader('retry-after', '1');
-      o.onRejected?.('busy');
-      sendError(res, 503, 'busy', `more than ${o.maxInFlight} deliveries are being read; retry shortly`);
-      return;
-    }
-    inFlight++;
+    // The signature needs the body: bodies held at once are capped, with /webhooks/events.
+    const body = await readGatedBody(gate, req, res, next, o.maxBodyBytes, o.onRejected);
+    if (body === null) return;
     try {
-      await handle(req, res, next, signature);
+      await handle(res, body, signature);
     } finally {
-      inFlight--;
+      gate.leave();
     }
   });
-  const handle = async (req: Request, res: Response, next: NextFunction, signature: string): Promise<void> => {
-    let body: Buffer | null;
-    try {
-      body = await readRawBody(req, res, o.maxBodyBytes);
-    } catch (err) {
-      next(err);
-      return;
-    }
-    if (body === null) return;
+  const handle = async (res: Response, body: Buffer, signature: string): Promise<void> => {
     if (!verifySegmentSignature(body, signature, o.secrets)) {
       o.onRejected?.('signature');
       sendError(res, 401, 'bad_signature', 'X-Signature is not the HMAC-SHA1 of the body under any configured SEGMENT_WEBHOOK_SECRET');

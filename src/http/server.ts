@@ -8,7 +8,7 @@ import { createApp } from './app.js';
 import { healthRouter, type ReadinessCheck } from './health.js';
 import { segmentRouter } from './segment.js';
 import { stripeRouter } from './stripe.js';
-import { webhookRouter } from './webhooks.js';
+import { bodyGate, webhookRouter } from './webhooks.js';
 import { unsubscribeRouter } from './unsubscribe.js';
 import { redirectRouter } from './redirect.js';
 
@@ -39,6 +39,8 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
   const hasSecret = secrets.some((s) => s.length > 0);
   const log = d.log.child({ module: 'http' });
   const ingestor = createIngestor({ db: d.db, log: log.child({ module: 'ingest' }), maxInFlight: Math.max(1, Math.min(4, d.config.DATABASE_POOL_SIZE - 1)) });
+  // One cap on bodies held at once for every signed endpoint, not one per endpoint.
+  const bodies = bodyGate(d.config.INGEST_MAX_INFLIGHT);
   const app = createApp({
     log,
     // The hot route first: every router in front of it costs each request a match attempt.
@@ -48,7 +50,7 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
         secrets: d.config.WEBHOOK_SECRETS,
         toleranceSec: d.config.WEBHOOK_TOLERANCE_SECONDS,
         maxBodyBytes: d.config.INGEST_MAX_BODY_BYTES,
-        maxInFlight: d.config.INGEST_MAX_INFLIGHT,
+        maxInFlight: bodies,
         source: d.config.INGEST_SOURCE,
         now,
         log,
@@ -58,7 +60,7 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
         ingestor,
         secrets: d.config.STRIPE_WEBHOOK_SECRET,
         maxBodyBytes: d.config.INGEST_MAX_BODY_BYTES,
-        maxInFlight: d.config.INGEST_MAX_INFLIGHT,
+        maxInFlight: bodies,
         now,
         log,
         ...d.hooks,
@@ -68,7 +70,7 @@ export function buildHttpApp(d: HttpDeps): { app: Express; ingestor: Ingestor } 
         secrets: d.config.SEGMENT_WEBHOOK_SECRET,
         eventMap: d.config.SEGMENT_EVENT_MAP,
         maxBodyBytes: d.config.INGEST_MAX_BODY_BYTES,
-        maxInFlight: d.config.INGEST_MAX_INFLIGHT,
+        maxInFlight: bodies,
         log,
         ...d.hooks,
       }),

@@ -4,14 +4,14 @@
  * signing secrets tried in turn (rotation), mapped by domain/stripe.ts and ingested as source
  * `stripe`, idempotent on Stripe's event id. Types we do not map answer 200 and are counted.
  */
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import Stripe from 'stripe';
 import { mapStripeEvent, type StripeEventLike } from '../domain/stripe.js';
 import type { Logger } from '../logger.js';
 import type { Ingestor } from '../services/ingest.js';
 import { sendError } from './errors.js';
 import { ingestAndAnswer, refuseInvalid, validateMapped } from './mapped-ingest.js';
-import { readRawBody } from './webhooks.js';
+import { asGate, readGatedBody, type BodyGate } from './webhooks.js';
 
 export const STRIPE_SOURCE = 'stripe';
 
@@ -21,7 +21,7 @@ export interface StripeRouteOptions {
   secrets: readonly string[];
   maxBodyBytes: number;
   /** Bodies read at once (INGEST_MAX_INFLIGHT); beyond it a delivery gets 503 with Retry-After (the sender retries). */
-  maxInFlight: number;
+  maxInFlight: number | BodyGate;
   now: () => number;
   log: Logger;
   onRejected?: (reason: string) => void;
@@ -50,7 +50,7 @@ export function stripeRouter(o: StripeRouteOptions): Router {
   const router = express.Router();
   const log = o.log.child({ module: 'stripe' });
   const ingest = { ingestor: o.ingestor, source: STRIPE_SOURCE, log, onRejected: o.onRejected, onIngested: o.onIngested };
-  let inFlight = 0;
+  const gate = asGate(o.maxInFlight);
   router.post('/webhooks/stripe', async (req, res, next) => {
     if (o.secrets.length === 0) {
       req.resume();
@@ -65,30 +65,16 @@ export function stripeRouter(o: StripeRouteOptions): Router {
       sendError(res, 401, 'bad_signature', 'missing Stripe-Signature header');
       return;
     }
-    // The signature needs the body: bodies held at once are capped, as on /webhooks/events.
-    if (inFlight >= o.maxInFlight) {
-      req.resume();
-      res.setHeader('retry-after', '1');
-      o.onRejected?.('busy');
-      sendError(res, 503, 'busy', `more than ${o.maxInFlight} deliveries are being read; retry shortly`);
-      return;
-    }
-    inFlight++;
+    // The signature needs the body: bodies held at once are capped, with /webhooks/events.
+    const body = await readGatedBody(gate, req, res, next, o.maxBodyBytes, o.onRejected);
+    if (body === null) return;
     try {
-      await handle(req, res, next, header);
+      await handle(res, body, header);
     } finally {
-      inFlight--;
+      gate.leave();
     }
   });
-  const handle = async (req: Request, res: Response, next: NextFunction, header: string): Promise<void> => {
-    let body: Buffer | null;
-    try {
-      body = await readRawBody(req, res, o.maxBodyBytes);
-    } catch (err) {
-      next(err);
-      return;
-    }
-    if (body === null) return;
+  const handle = async (res: Response, body: Buffer, header: string): Promise<void> => {
     const v = verify(body, header, o.secrets, o.now());
     if (!v.ok) {
       o.onRejected?.('signature');

@@ -1,5 +1,5 @@
 /** `POST /webhooks/events`: signed Standard Webhooks deliveries of one event or a batch. */
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { parseEventBody } from '../domain/events.js';
 import { verify } from '../domain/webhook-signature.js';
 import type { Ingestor } from '../services/ingest.js';
@@ -11,8 +11,8 @@ export interface WebhookRouteOptions {
   secrets: readonly string[];
   toleranceSec: number;
   maxBodyBytes: number;
-  /** Bodies read (and held until answered) at once; beyond it a delivery gets 503 with Retry-After. */
-  maxInFlight: number;
+  /** Bodies read (and held until answered) at once — a number, or a gate shared with the other signed endpoints; beyond it a delivery gets 503 with Retry-After. */
+  maxInFlight: number | BodyGate;
   source: string;
   now: () => number;
   log: Logger;
@@ -92,6 +92,61 @@ export function readRawBody(req: Request, res: Response, limit: number): Promise
   });
 }
 
+/**
+ * How many request bodies the signed endpoints hold at once. One gate shared by every router
+ * keeps the bound INGEST_MAX_INFLIGHT × INGEST_MAX_BODY_BYTES for the whole process; a bare
+ * number gives a router a gate of its own.
+ */
+export interface BodyGate {
+  readonly max: number;
+  tryEnter(): boolean;
+  leave(): void;
+}
+
+export function bodyGate(max: number): BodyGate {
+  let held = 0;
+  return {
+    max,
+    tryEnter: () => (held < max ? (held++, true) : false),
+    leave: () => {
+      held--;
+    },
+  };
+}
+
+export const asGate = (g: number | BodyGate): BodyGate => (typeof g === 'number' ? bodyGate(g) : g);
+
+/**
+ * Reads a signed endpoint's body inside the gate: past it, a 503 with Retry-After (the body is
+ * drained, never buffered); a read error goes to `next`. Returns null when the request has
+ * been answered. The caller must call `gate.leave()` once it is done with a non-null body.
+ */
+export async function readGatedBody(
+  gate: BodyGate,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  maxBodyBytes: number,
+  onRejected?: (reason: string) => void,
+): Promise<Buffer | null> {
+  if (!gate.tryEnter()) {
+    req.resume();
+    res.setHeader('retry-after', '1');
+    onRejected?.('busy');
+    sendError(res, 503, 'busy', `more than ${gate.max} deliveries are being read; retry shortly`);
+    return null;
+  }
+  try {
+    const body = await readRawBody(req, res, maxBodyBytes);
+    if (body === null) gate.leave();
+    return body;
+  } catch (err) {
+    gate.leave();
+    next(err);
+    return null;
+  }
+}
+
 export function webhookRouter(o: WebhookRouteOptions): Router {
   const router = express.Router();
   const reject = (reason: string) => o.onRejected?.(reason);
@@ -105,7 +160,7 @@ export function webhookRouter(o: WebhookRouteOptions): Router {
     req.resume();
     sendError(res, status, code, message);
   };
-  let inFlight = 0;
+  const gate = asGate(o.maxInFlight);
 
   // One handler, not a chain: every next() through express's router costs the hot path.
   router.post('/webhooks/events', async (req, res, next) => {
@@ -130,21 +185,9 @@ export function webhookRouter(o: WebhookRouteOptions): Router {
       return;
     }
     // Bodies held at once are capped: memory stays under maxInFlight × maxBodyBytes.
-    if (inFlight >= o.maxInFlight) {
-      res.setHeader('retry-after', '1');
-      refuse(req, res, 'busy', 503, 'busy', `more than ${o.maxInFlight} deliveries are being read; retry shortly`);
-      return;
-    }
-    inFlight++;
+    const body = await readGatedBody(gate, req, res, next, o.maxBodyBytes, reject);
+    if (body === null) return;
     try {
-      let body: Buffer | null;
-      try {
-        body = await readRawBody(req, res, o.maxBodyBytes);
-      } catch (err) {
-        next(err);
-        return;
-      }
-      if (body === null) return;
       const v = verify(o.secrets, { id, timestamp, signature }, body, now, o.toleranceSec);
       if (!v.ok) {
         reject('signature');
@@ -184,7 +227,7 @@ export function webhookRouter(o: WebhookRouteOptions): Router {
         sendError(res, 503, 'storage_unavailable', 'the events could not be stored; retry the delivery');
       }
     } finally {
-      inFlight--;
+      gate.leave();
     }
   });
   return router;

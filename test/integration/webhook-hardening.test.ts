@@ -43,7 +43,7 @@ describe('webhook hardening', () => {
   let http: Running;
   beforeAll(async () => {
     t = await freshDatabase();
-    const config = loadConfig({ WEBHOOK_SECRETS: TEST_SECRET, INGEST_MAX_INFLIGHT: '2' });
+    const config = loadConfig({ WEBHOOK_SECRETS: TEST_SECRET, INGEST_MAX_INFLIGHT: '2', SEGMENT_WEBHOOK_SECRET: 'segment-shared-secret-for-tests' });
     http = await listen(buildHttpApp({ config, db: t.db, log: silentLogger, checks: [] }).app);
   });
   afterAll(async () => {
@@ -136,6 +136,10 @@ describe('webhook hardening', () => {
         const res = await fetch(`${http.url}/webhooks/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...signedHeaders('[]') }, body: '[]' });
         expect(res.status).toBe(503);
         expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+        // The cap is one for every signed endpoint: Segment's route finds the slots taken too.
+        const seg = await fetch(`${http.url}/webhooks/segment`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': 'ab' }, body: '{}' });
+        expect(seg.status).toBe(503);
+        expect(((await seg.json()) as { error: { code: string } }).error.code).toBe('busy');
       } finally {
         a.req.destroy();
         b.req.destroy();
