@@ -44,6 +44,11 @@ function syntheticModels(): Record<'coupon' | 'email', unknown> {
   return { coupon: fit('coupon'), email: fit('email') };
 }
 
+/** A finished uplift model run with these params, as the planner loads it. */
+function insertUpliftRun(db: TestDatabase['db'], params: Record<string, unknown>): Promise<number> {
+  return insertModelRun(db, { kind: 'uplift', status: 'done', asOf: NOW, cutoff: null, horizonDays: null, fallback: null, params, metrics: {}, rowCount: null, positives: null, baseRate: null });
+}
+
 describe('planning with the value policy', () => {
   let t: TestDatabase;
   let base: OutreachSettings;
@@ -81,19 +86,7 @@ describe('planning with the value policy', () => {
   it('with a model past its gate: offers by expected value, the budget and the limit never exceeded, reasons stored', async () => {
     await t.db.query(`delete from outreach`);
     const models = syntheticModels();
-    const runId = await insertModelRun(t.db, {
-      kind: 'uplift',
-      status: 'done',
-      asOf: NOW,
-      cutoff: null,
-      horizonDays: null,
-      fallback: null,
-      params: { models, impute: new Array(UPLIFT_FEATURE_NAMES.length).fill(0) },
-      metrics: {},
-      rowCount: null,
-      positives: null,
-      baseRate: null,
-    });
+    const runId = await insertUpliftRun(t.db, { models, impute: new Array(UPLIFT_FEATURE_NAMES.length).fill(0) });
     const budget = 200_00; // ¥200 of expected discounts
     const r = await planOutreach(d(), { ...base, policy: 'uplift', couponBudgetMinor: budget, emailLimit: 40, exploreFraction: 0, holdoutFraction: 0.1 }, 'p-uplift');
     expect(r).toMatchObject({ policy: 'uplift', fallback: null, upliftRunId: runId });
@@ -125,19 +118,7 @@ describe('planning with the value policy', () => {
     await t.db.query(`delete from outreach`);
     // As after a warm-up under the tiers: coupons were seen on high-risk users only, emails on medium-risk ones.
     const support = { coupon: { high: 5000, medium: 40 }, email: { medium: 5000, high: 12 } };
-    const runId = await insertModelRun(t.db, {
-      kind: 'uplift',
-      status: 'done',
-      asOf: NOW,
-      cutoff: null,
-      horizonDays: null,
-      fallback: null,
-      params: { models: syntheticModels(), impute: new Array(UPLIFT_FEATURE_NAMES.length).fill(0), support },
-      metrics: {},
-      rowCount: null,
-      positives: null,
-      baseRate: null,
-    });
+    const runId = await insertUpliftRun(t.db, { models: syntheticModels(), impute: new Array(UPLIFT_FEATURE_NAMES.length).fill(0), support });
     const r = await planOutreach(d(), { ...base, policy: 'uplift', exploreFraction: 0, holdoutFraction: 0.1, frequencyCapDays: 0 }, 'p-support');
     expect(r).toMatchObject({ policy: 'uplift', upliftRunId: runId });
     const rows = await t.db.query<{ tier: string; channel: string; reason: { coupon: { supported?: boolean }; email: { supported?: boolean } } }>(`select tier, channel, reason from outreach where cycle_id = 'p-support'`);
@@ -153,19 +134,7 @@ describe('planning with the value policy', () => {
 
   it("the model's coupons are valued and budgeted at what settled coupons really gave, not at P(convert) × the full discount", async () => {
     await t.db.query(`delete from outreach`);
-    await insertModelRun(t.db, {
-      kind: 'uplift',
-      status: 'done',
-      asOf: NOW,
-      cutoff: null,
-      horizonDays: null,
-      fallback: null,
-      params: { models: syntheticModels(), impute: new Array(UPLIFT_FEATURE_NAMES.length).fill(0) },
-      metrics: {},
-      rowCount: null,
-      positives: null,
-      baseRate: null,
-    });
+    await insertUpliftRun(t.db, { models: syntheticModels(), impute: new Array(UPLIFT_FEATURE_NAMES.length).fill(0) });
     // 1,000 settled model coupons, each planned at an expected discount of 1,000 (¥10) that gave 250 on average.
     await t.db.query(
       `with o as (
